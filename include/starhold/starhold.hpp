@@ -1,0 +1,9 @@
+// Everything a game needs: managed objects, transactions, the server.
+#pragma once
+
+#include "starhold/data.hpp"
+#include "starhold/errors.hpp"
+#include "starhold/fields.hpp"
+#include "starhold/server.hpp"
+#include "starhold/store.hpp"
+#include "starhold/task.hpp"

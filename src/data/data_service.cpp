@@ -1,0 +1,184 @@
+#include "data/data_service.hpp"
+
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "data/type_registry.hpp"
+#include "starhold/errors.hpp"
+
+namespace starhold::data {
+namespace {
+
+constexpr std::string_view kFormatKey = "format";
+constexpr std::string_view kSeqKey = "commit_seq";
+constexpr std::string_view kNextIdKey = "next_id";
+
+std::string type_key(std::uint32_t hash) { return fmt::format("type:{:08x}", hash); }
+
+std::uint64_t read_meta_u64(Store& store, std::string_view key, std::uint64_t fallback) {
+  std::string v;
+  if (!store.get(Table::meta, key, v)) return fallback;
+  if (v.size() != 8) throw StoreError(fmt::format("store metadata '{}' is corrupted", key));
+  return load_u64le(v.data());
+}
+
+}  // namespace
+
+void CommitRequest::clear() {
+  object_reads.clear();
+  object_writes.clear();
+  name_reads.clear();
+  structure_read.reset();
+  name_writes.clear();
+  index_writes.clear();
+  waiter = nullptr;
+}
+
+void DataService::Batch::clear() {
+  objects.clear();
+  names.clear();
+  index.clear();
+  commits.clear();
+}
+
+DataService::DataService(Store& store, const DataOptions& options, Log& log)
+    : store_(store),
+      options_(options),
+      log_(log),
+      objects_(options.cache_bytes - options.cache_bytes / 8),
+      names_(store, options.cache_bytes / 8),
+      meta_seq_(8, '\0'),
+      meta_next_id_(8, '\0') {
+  open_format();
+}
+
+DataService::~DataService() { stop(); }
+
+void DataService::open_format() {
+  std::string format;
+  if (store_.get(Table::meta, kFormatKey, format)) {
+    if (format != std::to_string(kStoreFormat)) {
+      throw StoreFormatError(fmt::format(
+          "the store was written by Starhold store format {}; this build reads format {} only",
+          format, kStoreFormat));
+    }
+  } else {
+    std::string key, value;
+    if (store_.next(Table::objects, "", true, key, value) ||
+        store_.next(Table::names, "", true, key, value)) {
+      throw StoreFormatError(
+          "the store holds data but no Starhold format marker; it was not written by Starhold");
+    }
+  }
+  seq_ = read_meta_u64(store_, kSeqKey, 0);
+  published_.store(seq_);
+  structure_version_.store(seq_);
+  next_id_.store(read_meta_u64(store_, kNextIdKey, 1));
+
+  // Record the names of this program's types, so that a later program that
+  // lacks one can say which type a record holds.
+  std::vector<std::string> keys, names;
+  for (const TypeInfo* t : detail::registered_types()) {
+    std::string key = type_key(t->hash), stored;
+    if (store_.get(Table::meta, key, stored) && stored == t->name) continue;
+    keys.push_back(std::move(key));
+    names.emplace_back(t->name);
+  }
+  std::string format_value = std::to_string(kStoreFormat);
+  std::vector<StoreWrite> writes;
+  if (format.empty()) writes.push_back({Table::meta, kFormatKey, &format_value});
+  for (std::size_t i = 0; i < keys.size(); ++i) writes.push_back({Table::meta, keys[i], &names[i]});
+  if (!writes.empty()) store_.write(writes);
+}
+
+std::string DataService::stored_type_name(std::uint32_t hash) {
+  if (const TypeInfo* t = detail::find_type(hash)) return std::string(t->name);
+  std::string name;
+  if (store_.get(Table::meta, type_key(hash), name)) return name;
+  return {};
+}
+
+RecordPtr DataService::read_object(std::uint64_t id, bool* hot) {
+  IdKey key(id);
+  for (;;) {
+    RecordPtr hit;
+    bool is_hot = false;
+    std::uint64_t stamp = 0;
+    if (objects_.find(id, hit, is_hot, stamp)) {
+      if (hot != nullptr) *hot = is_hot;
+      return hit;
+    }
+    std::string value;
+    RecordPtr rec = store_.get(Table::objects, key.view(), value) ? parse_record(std::move(value))
+                                                                  : std::make_shared<Record>();
+    if (RecordPtr cached = objects_.fill(id, rec, stamp)) {
+      if (hot != nullptr) *hot = false;
+      return cached;
+    }
+  }
+}
+
+void DataService::await_published(Version v) const noexcept {
+  for (int spins = 0; published_.load(std::memory_order_acquire) < v; ++spins) {
+    if (spins > 64) std::this_thread::yield();
+  }
+}
+
+Version DataService::current_object_version(std::uint64_t id) {
+  return read_object(id, nullptr)->version;
+}
+
+CommitResult DataService::commit(CommitRequest& req) {
+  CommitResult result;
+  std::unique_lock lock(commit_mu_);
+  space_cv_.wait(lock, [&] { return pending_ < options_.max_pending_commits || stopping_; });
+
+  for (const ObjectRead& r : req.object_reads) {
+    if (current_object_version(r.id) != r.version) {
+      result.conflict_id = r.id;
+      return result;
+    }
+  }
+  for (const NameRead& r : req.name_reads) {
+    if (names_.get(r.name)->version != r.version) {
+      result.conflict_name = r.name;
+      return result;
+    }
+  }
+  if (req.structure_read && *req.structure_read != structure_version_.load()) {
+    result.conflict_name = "(the set of bound names)";
+    return result;
+  }
+
+  const Version v = ++seq_;
+  for (ObjectWrite& w : req.object_writes) {
+    Record& rec = *w.record;
+    rec.version = v;
+    if (rec.exists()) store_u64le(rec.value.data(), v);
+    RecordPtr shared = std::move(w.record);
+    objects_.install(w.id, shared);
+    batch_.objects.emplace_back(w.id, std::move(shared));
+  }
+  bool structure_changed = false;
+  for (const NameWrite& w : req.name_writes) {
+    const bool was_bound = names_.get(w.name)->target != 0;
+    structure_changed |= was_bound != (w.target != 0);
+    auto rec = std::make_shared<NameRecord>(NameRecord{v, w.target});
+    names_.install(w.name, rec);
+    batch_.names.emplace_back(w.name, std::move(rec));
+  }
+  if (structure_changed) structure_version_.store(v, std::memory_order_release);
+  batch_.index.insert(batch_.index.end(), req.index_writes.begin(), req.index_writes.end());
+  const bool was_empty = batch_.empty();
+  batch_.commits.push_back({v, req.waiter});
+  ++pending_;
+  published_.store(v, std::memory_order_release);
+  if (was_empty) work_cv_.notify_one();
+
+  result.committed = true;
+  result.version = v;
+  return result;
+}
+
+}  // namespace starhold::data

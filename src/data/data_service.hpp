@@ -1,0 +1,196 @@
+// The data service: committed state in memory over the store, commit
+// validation, and the group committer.
+//
+// Commit protocol. A transaction records the version of everything it reads.
+// commit() takes commit_mu_, checks that every read is still the current
+// version, gives the commit the next sequence number, installs its writes in
+// the caches (visible to later tasks at once), publishes the number, and
+// appends the writes to the pending batch. The committer thread writes pending
+// batches to the store (one store transaction, one sync per batch), then marks
+// the writes clean and tells each commit's waiter, in commit order. A commit
+// is reported only then. If the store rejects a batch, every commit not yet
+// durable is failed and its versions are dropped from memory, so nothing a
+// failed commit wrote survives and nothing reported is lost.
+//
+// Lock order: commit_mu_, then cache shard mutexes / NameTable mutexes.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/log.hpp"
+#include "data/name_table.hpp"
+#include "data/record.hpp"
+#include "data/versioned_cache.hpp"
+#include "starhold/server.hpp"
+#include "starhold/store.hpp"
+
+namespace starhold::data {
+
+// Told the outcome of a commit, on the committer thread, in commit order.
+class CommitWaiter {
+ public:
+  virtual void committed(Version version) = 0;
+  virtual void commit_failed(std::exception_ptr error) = 0;
+
+ protected:
+  ~CommitWaiter() = default;
+};
+
+struct ObjectRead {
+  std::uint64_t id;
+  Version version;
+};
+struct ObjectWrite {
+  std::uint64_t id;
+  std::shared_ptr<Record> record;  // value holds header space; version is set at commit
+};
+struct NameRead {
+  std::string name;
+  Version version;
+};
+struct NameWrite {
+  std::string name;
+  std::uint64_t target;  // 0: unbind
+};
+struct IndexWrite {
+  std::uint64_t task_id;
+  bool present;
+};
+
+// What a transaction hands to commit(). Owned by the transaction; commit()
+// copies what it keeps, so the vectors can be reused.
+struct CommitRequest {
+  std::vector<ObjectRead> object_reads;
+  std::vector<ObjectWrite> object_writes;
+  std::vector<NameRead> name_reads;
+  std::optional<Version> structure_read;  // names iterated at this structure version
+  std::vector<NameWrite> name_writes;
+  std::vector<IndexWrite> index_writes;
+  CommitWaiter* waiter = nullptr;
+
+  void clear();
+  bool read_only() const noexcept {
+    return object_writes.empty() && name_writes.empty() && index_writes.empty();
+  }
+};
+
+struct CommitResult {
+  bool committed = false;
+  Version version = 0;          // when committed
+  std::uint64_t conflict_id = 0;  // an object that changed, when not (0: a name)
+  std::string conflict_name;      // a name that changed, when not
+};
+
+struct DataOptions {
+  std::size_t cache_bytes;
+  std::size_t max_pending_commits;
+};
+
+struct DataCounters {
+  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> writes{0};
+  std::atomic<std::uint64_t> storage_failures{0};
+};
+
+class DataService {
+ public:
+  // Checks the store's format (writing it on a new store) and loads the
+  // counters. Throws StoreFormatError.
+  DataService(Store& store, const DataOptions& options, Log& log);
+  ~DataService();
+
+  void start();  // starts the committer thread
+  // Writes everything pending and stops the committer.
+  void stop();
+
+  // ---- Reads (thread-safe) ----
+  // The committed record of id (never null; !exists() when absent) and
+  // whether the object is hot.
+  RecordPtr read_object(std::uint64_t id, bool* hot);
+  NamePtr read_name(std::string_view name) { return names_.get(name); }
+  std::optional<std::string> next_bound_name(std::string_view after) {
+    return names_.next_bound(after);
+  }
+  Version structure_version() const noexcept { return structure_version_.load(std::memory_order_acquire); }
+
+  // The newest commit whose writes are all visible in memory.
+  Version published() const noexcept { return published_.load(std::memory_order_acquire); }
+  // Waits (briefly: an install is in progress) until published() >= v.
+  void await_published(Version v) const noexcept;
+
+  // The name a stored type hash had when a program last registered it, or "".
+  std::string stored_type_name(std::uint32_t hash);
+
+  // ---- Commit ----
+  CommitResult commit(CommitRequest& request);
+
+  // A block of fresh object ids [first, first + n).
+  std::uint64_t allocate_ids(std::uint64_t n) {
+    return next_id_.fetch_add(n, std::memory_order_relaxed);
+  }
+
+  void set_hot(std::uint64_t id, bool hot) { objects_.set_hot(id, hot); }
+
+  const DataCounters& counters() const noexcept { return counters_; }
+  Store& store() noexcept { return store_; }
+
+ private:
+  struct PendingCommit {
+    Version version;
+    CommitWaiter* waiter;
+  };
+  // Writes appended by commits, waiting for the committer. Guarded by commit_mu_.
+  struct Batch {
+    std::vector<std::pair<std::uint64_t, RecordPtr>> objects;
+    std::vector<std::pair<std::string, NamePtr>> names;
+    std::vector<IndexWrite> index;
+    std::vector<PendingCommit> commits;
+    bool empty() const noexcept { return commits.empty(); }
+    void clear();
+  };
+
+  Version current_object_version(std::uint64_t id);  // REQUIRES: commit_mu_
+  void open_format();
+  void run_committer();
+  void write_batch(Batch& batch);
+  void fail_pending(Batch& inflight, std::exception_ptr error);
+
+  Store& store_;
+  const DataOptions options_;
+  Log& log_;
+  VersionedCache<std::uint64_t, Record> objects_;
+  NameTable names_;
+
+  std::atomic<Version> published_{0};
+  std::atomic<Version> structure_version_{0};
+  std::atomic<std::uint64_t> next_id_{1};
+
+  std::mutex commit_mu_;
+  std::condition_variable work_cv_;   // committer: a batch is waiting
+  std::condition_variable space_cv_;  // committing tasks: pending fell below the limit
+  Version seq_ = 0;                   // guarded by commit_mu_
+  Batch batch_;                       // guarded by commit_mu_
+  std::size_t pending_ = 0;           // commits not yet durable; guarded by commit_mu_
+  bool stopping_ = false;             // guarded by commit_mu_
+
+  // Committer-thread state.
+  std::thread committer_;
+  Batch inflight_;
+  std::vector<StoreWrite> writes_;
+  std::vector<NameTable::Written> retired_names_;
+  std::string meta_seq_, meta_next_id_;
+
+  DataCounters counters_;
+};
+
+}  // namespace starhold::data

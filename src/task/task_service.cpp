@@ -1,0 +1,408 @@
+#include "task/task_service.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <random>
+#include <typeinfo>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "data/type_registry.hpp"
+#include "task/scheduled_task.hpp"
+
+namespace starhold::task {
+namespace {
+
+constexpr std::chrono::milliseconds kHotCoolDown{200};
+constexpr std::chrono::seconds kStorageRetryDelay{1};
+
+std::string describe_conflict(const Attempt& a) {
+  if (a.conflict_id != 0) return fmt::format("object #{}", a.conflict_id);
+  if (!a.conflict_name.empty()) return fmt::format("name '{}'", a.conflict_name);
+  return "an object it read";
+}
+
+std::string what_of(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
+}  // namespace
+
+void Task::committed(data::Version) { service->task_committed(this); }
+void Task::commit_failed(std::exception_ptr error) { service->task_commit_failed(this, error); }
+
+TaskService::TaskService(const ServerOptions& options, data::DataService& data, Log& log)
+    : options_(options),
+      data_(data),
+      log_(log),
+      intents_(data, kHotCoolDown, [this](Attempt* a) { wake(a); }) {}
+
+TaskService::~TaskService() { stop(); }
+
+std::int64_t TaskService::wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void TaskService::handle(std::string name, TaskHandler handler) {
+  std::lock_guard lock(mu_);
+  if (started_) throw UsageError(fmt::format("handler '{}' registered after start()", name));
+  if (!handler) throw UsageError(fmt::format("handler '{}' is empty", name));
+  auto [it, inserted] = handlers_.try_emplace(name, std::move(handler));
+  if (!inserted) throw UsageError(fmt::format("a task handler named '{}' is already registered", name));
+}
+
+const TaskHandler* TaskService::handler(std::string_view name) const {
+  auto it = handlers_.find(std::string(name));
+  return it == handlers_.end() ? nullptr : &it->second;
+}
+
+bool TaskService::running() const {
+  std::lock_guard lock(mu_);
+  return started_ && !stopping_;
+}
+
+void TaskService::start() {
+  {
+    std::lock_guard lock(mu_);
+    if (started_) throw UsageError("the server is already started");
+  }
+  recover();
+  std::lock_guard lock(mu_);
+  started_ = true;
+  std::size_t n = options_.workers > 0 ? static_cast<std::size_t>(options_.workers)
+                                       : std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  for (auto& w : workers_) threads_.emplace_back([w = w.get()] { w->run(); });
+  timer_thread_ = std::thread([this] { run_timer(); });
+}
+
+void TaskService::recover() {
+  std::vector<Arm> arms;
+  std::vector<std::string> missing;
+  std::string key, value;
+  std::string cursor;
+  bool first = true;
+  while (data_.store().next(Table::tasks, cursor, first, key, value)) {
+    first = false;
+    cursor = key;
+    const std::uint64_t id = data::parse_id_key(key);
+    data::RecordPtr rec = data_.read_object(id, nullptr);
+    detail::ScheduledTask st;
+    if (!rec->exists() || rec->type_hash != st.type().hash) {
+      log_.warn("scheduled task #{} is listed but its record is missing; ignoring it", id);
+      continue;
+    }
+    try {
+      st.decode(rec->fields());
+    } catch (const FieldError& e) {
+      log_.error("scheduled task #{} cannot be decoded ({}); it will not run", id, e.what());
+      continue;
+    }
+    if (handler(st.handler) == nullptr) {
+      if (std::find(missing.begin(), missing.end(), st.handler) == missing.end()) {
+        missing.push_back(st.handler);
+      }
+      continue;
+    }
+    arms.push_back(Arm{id, st.handler, st.due_ms});
+  }
+  if (!missing.empty()) {
+    throw UsageError(fmt::format(
+        "the store holds scheduled tasks for handlers this program does not register: {}; "
+        "register them with Server::handle before start()",
+        fmt::join(missing, ", ")));
+  }
+  for (const Arm& a : arms) arm(a);
+  if (!arms.empty()) log_.info("re-armed {} stored tasks", arms.size());
+}
+
+void TaskService::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!started_ || stopping_) return;
+    stopping_ = true;
+    for (auto& w : workers_) w->cv_.notify_one();
+  }
+  timer_cv_.notify_all();
+  if (timer_thread_.joinable()) timer_thread_.join();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  std::deque<Task*> left;
+  {
+    std::lock_guard lock(mu_);
+    left.swap(ready_);
+    while (!timers_.empty()) {
+      left.push_back(timers_.top().task);
+      timers_.pop();
+    }
+  }
+  for (Task* t : left) drop(t);
+}
+
+void TaskService::submit(std::string name, TaskBody body,
+                         std::function<void(std::exception_ptr)> done) {
+  if (!body) throw UsageError(fmt::format("submit '{}': empty task body", name));
+  auto* t = new Task;
+  t->service = this;
+  t->name = std::move(name);
+  t->body = std::move(body);
+  t->done = std::move(done);
+  {
+    std::lock_guard lock(mu_);
+    if (!started_ || stopping_) {
+      delete t;
+      throw UsageError("submit: the server is not running");
+    }
+  }
+  counters_.submitted.fetch_add(1, std::memory_order_relaxed);
+  enqueue(t);
+}
+
+// ---- Queues ----------------------------------------------------------------
+
+void TaskService::enqueue(Task* t) {
+  std::unique_lock lock(mu_);
+  if (stopping_) {
+    lock.unlock();
+    drop(t);
+    return;
+  }
+  ready_.push_back(t);
+  for (auto& w : workers_) {
+    if (w->idle_) {
+      w->cv_.notify_one();
+      break;
+    }
+  }
+}
+
+void TaskService::enqueue_at(Task* t, Clock::time_point due) {
+  if (due <= Clock::now()) {
+    enqueue(t);
+    return;
+  }
+  std::unique_lock lock(mu_);
+  if (stopping_) {
+    lock.unlock();
+    drop(t);
+    return;
+  }
+  const bool earliest = timers_.empty() || due < timers_.top().due;
+  timers_.push(Timed{due, t});
+  if (earliest) timer_cv_.notify_one();
+}
+
+void TaskService::arm(const Arm& a) {
+  auto* t = new Task;
+  t->service = this;
+  t->name = a.handler;
+  t->record = a.record;
+  armed_.fetch_add(1, std::memory_order_relaxed);
+  enqueue_at(t, Clock::now() + std::chrono::milliseconds(a.due_ms - wall_ms()));
+}
+
+void TaskService::wake(Attempt* a) {
+  std::lock_guard lock(mu_);
+  a->worker->resumable_.push_back(a);
+  a->worker->cv_.notify_one();
+}
+
+void TaskService::run_timer() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (timers_.empty()) {
+      timer_cv_.wait(lock);
+      continue;
+    }
+    const auto due = timers_.top().due;
+    if (due > Clock::now()) {
+      timer_cv_.wait_until(lock, due);
+      continue;
+    }
+    while (!timers_.empty() && timers_.top().due <= Clock::now()) {
+      ready_.push_back(timers_.top().task);
+      timers_.pop();
+    }
+    for (auto& w : workers_) {
+      if (w->idle_) w->cv_.notify_one();
+    }
+  }
+}
+
+// ---- Attempts and policy ----------------------------------------------------
+
+void TaskService::run_attempt(Attempt& a) {
+  Task& t = *a.task;
+  TxImpl& tx = a.tx;
+  tx.begin(t);
+  try {
+    if (!t.hints.empty()) tx.take_intents(t.hints);
+    if (t.record != 0) {
+      tx.run_scheduled(t.record);
+    } else {
+      t.body(tx);
+    }
+    a.outcome = tx.commit() ? Outcome::committed : Outcome::conflict;
+  } catch (const AbortSignal& s) {
+    a.outcome = s.reason;
+  } catch (const std::exception& e) {
+    if (tx.doomed()) {
+      a.outcome = tx.doom_reason();
+    } else {
+      a.outcome = Outcome::exception;
+      a.error = fmt::format("{}: {}", detail::demangle(typeid(e)), e.what());
+    }
+  } catch (...) {
+    a.outcome = tx.doomed() ? tx.doom_reason() : Outcome::exception;
+    a.error = "an exception not derived from std::exception";
+  }
+  // Waiters for our intents read what we installed, so hand them over only now.
+  intents_.release(&a, a.held);
+  tx.end();
+  if (a.outcome == Outcome::committed) return;  // the Task is the committer's now
+
+  switch (a.outcome) {
+    case Outcome::conflict:
+      counters_.conflicts.fetch_add(1, std::memory_order_relaxed);
+      if (a.conflict_id != 0) {
+        intents_.conflicted(a.conflict_id);
+        if (std::find(t.hints.begin(), t.hints.end(), a.conflict_id) == t.hints.end()) {
+          t.hints.push_back(a.conflict_id);
+        }
+      }
+      log_.debug("task '{}' conflicted on {} (attempt {})", t.name, describe_conflict(a),
+                 t.attempts);
+      if (++t.conflicts > options_.max_conflict_retries) {
+        fail(&t, TaskFailed::Cause::conflict,
+             fmt::format("{} conflicts in a row, the last on {}", t.conflicts, describe_conflict(a)));
+      } else {
+        retry(&t, backoff(t.conflicts));
+      }
+      break;
+    case Outcome::timeout:
+      counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+      log_.warn("task '{}' exceeded its time limit of {} ms (attempt {}); its changes were "
+                "discarded",
+                t.name, options_.task_time_limit.count(), t.attempts);
+      if (++t.timeouts > options_.max_timeout_retries) {
+        fail(&t, TaskFailed::Cause::timeout,
+             fmt::format("exceeded its time limit of {} ms in {} attempts",
+                         options_.task_time_limit.count(), t.timeouts));
+      } else {
+        retry(&t, Clock::duration::zero());
+      }
+      break;
+    case Outcome::exception:
+      counters_.exceptions.fetch_add(1, std::memory_order_relaxed);
+      fail(&t, TaskFailed::Cause::exception, a.error);
+      break;
+    case Outcome::committed:
+      break;
+  }
+}
+
+Clock::duration TaskService::backoff(int conflicts) {
+  if (conflicts <= 1) return Clock::duration::zero();
+  thread_local std::minstd_rand rng(std::random_device{}());
+  const auto min = options_.retry_backoff_min;
+  const auto max = options_.retry_backoff_max;
+  auto d = min * (std::int64_t{1} << std::min(conflicts - 2, 20));
+  if (d > max) d = max;
+  std::uniform_int_distribution<std::int64_t> jitter(d.count() / 2, d.count() * 3 / 2);
+  return std::chrono::microseconds(jitter(rng));
+}
+
+void TaskService::retry(Task* t, Clock::duration delay) {
+  counters_.retries.fetch_add(1, std::memory_order_relaxed);
+  if (delay == Clock::duration::zero()) {
+    enqueue(t);
+  } else {
+    enqueue_at(t, Clock::now() + delay);
+  }
+}
+
+void TaskService::fail(Task* t, TaskFailed::Cause cause, const std::string& detail) {
+  counters_.failed.fetch_add(1, std::memory_order_relaxed);
+  TaskFailed error(t->name, cause, detail);
+  log_.error("{}{}", error.what(),
+             t->record != 0 ? "; the scheduled task is dropped" : "; its changes were discarded");
+  if (t->done) t->done(std::make_exception_ptr(error));
+  if (t->record != 0) {
+    armed_.fetch_sub(1, std::memory_order_relaxed);
+    // Drop the durable task in a transaction of its own: a one-shot record is
+    // removed, a periodic one moves on to its next period.
+    auto* cleanup = new Task;
+    cleanup->service = this;
+    cleanup->name = "starhold.retire(" + t->name + ")";
+    const std::uint64_t record = t->record;
+    cleanup->body = [record](Transaction& tx) { static_cast<TxImpl&>(tx).retire_scheduled(record); };
+    enqueue(cleanup);
+  }
+  delete t;
+}
+
+void TaskService::drop(Task* t) {
+  if (t->record != 0) {
+    armed_.fetch_sub(1, std::memory_order_relaxed);  // stays stored; runs after restart
+  } else {
+    counters_.failed.fetch_add(1, std::memory_order_relaxed);
+    if (t->done) {
+      t->done(std::make_exception_ptr(TaskFailed(t->name, TaskFailed::Cause::shutdown,
+                                                 "the server stopped before it committed")));
+    }
+  }
+  delete t;
+}
+
+// ---- Reports from the committer ---------------------------------------------
+
+void TaskService::task_committed(Task* t) {
+  counters_.committed.fetch_add(1, std::memory_order_relaxed);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
+                                                                        t->commit_started)
+                      .count();
+  const std::size_t bucket =
+      std::min<std::size_t>(Histogram::kBuckets - 1, std::bit_width(static_cast<std::uint64_t>(us)));
+  counters_.commit_latency[bucket].fetch_add(1, std::memory_order_relaxed);
+  for (auto& hook : t->hooks) {
+    try {
+      hook();
+    } catch (const std::exception& e) {
+      log_.error("an on_commit hook of task '{}' threw: {}", t->name, e.what());
+    } catch (...) {
+      log_.error("an on_commit hook of task '{}' threw", t->name);
+    }
+  }
+  for (const Arm& a : t->arms) arm(a);
+  if (t->record != 0) armed_.fetch_sub(1, std::memory_order_relaxed);
+  if (t->done) t->done(nullptr);
+  delete t;
+}
+
+void TaskService::task_commit_failed(Task* t, std::exception_ptr error) {
+  counters_.storage.fetch_add(1, std::memory_order_relaxed);
+  counters_.failed.fetch_add(1, std::memory_order_relaxed);
+  const std::string detail = what_of(error);
+  if (t->done) {
+    t->done(std::make_exception_ptr(TaskFailed(t->name, TaskFailed::Cause::storage, detail)));
+  }
+  if (t->record != 0) {
+    // Its record is still stored (the run's changes were not): run it again later.
+    armed_.fetch_sub(1, std::memory_order_relaxed);
+    arm(Arm{t->record, t->name,
+            wall_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(kStorageRetryDelay)
+                            .count()});
+  }
+  delete t;
+}
+
+}  // namespace starhold::task

@@ -1,0 +1,146 @@
+// The task service: workers that run task attempts on fibers, the timer for
+// delayed tasks and retries, the retry policy, and durable tasks.
+//
+// Threads: N workers, one timer thread. A worker takes new tasks from the
+// shared ready queue and resumes its own parked attempts (those waiting for
+// an intent token) before anything new. Retry policy:
+//   conflict   retried (first at once, then with doubling, jittered backoff)
+//              holding intents on the objects it conflicted on; failed after
+//              max_conflict_retries in a row.
+//   timeout    retried max_timeout_retries more times, then failed.
+//   exception  not retried: the game's code decided; failed at once.
+//   storage    (the store rejected the commit) failed; a durable task is
+//              re-armed after a second, as its record is still stored.
+// A failed durable task is dropped: a one-shot record is removed, a periodic
+// one moves to its next period. Failures are logged and counted.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/log.hpp"
+#include "data/data_service.hpp"
+#include "starhold/server.hpp"
+#include "task/attempt.hpp"
+#include "task/fiber_stack.hpp"
+#include "task/intents.hpp"
+
+namespace starhold::task {
+
+struct TaskCounters {
+  std::atomic<std::uint64_t> submitted{0}, attempts{0}, committed{0}, failed{0};
+  std::atomic<std::uint64_t> conflicts{0}, timeouts{0}, exceptions{0}, storage{0};
+  std::atomic<std::uint64_t> retries{0}, hot_waits{0};
+  std::array<std::atomic<std::uint64_t>, Histogram::kBuckets> commit_latency{};
+};
+
+class Worker {
+ public:
+  Worker(TaskService& service, std::size_t index);
+  void run();  // the worker thread's loop
+
+  std::size_t index() const noexcept { return index_; }
+  // Parks the running attempt until the intent it queued for is handed to it.
+  void park(Attempt& a);
+
+ private:
+  friend class TaskService;
+  void start_attempt(Task* t);
+  void resume(Attempt* a);
+  void finish(Attempt* a);
+  Attempt* take_attempt();
+
+  TaskService& service_;
+  const std::size_t index_;
+  StackPool stacks_;
+  std::vector<std::unique_ptr<Attempt>> idle_attempts_;
+  std::size_t parked_ = 0;  // attempts of this worker waiting for a token (worker thread only)
+  // Guarded by TaskService::mu_:
+  std::condition_variable cv_;
+  std::deque<Attempt*> resumable_;
+  bool idle_ = false;
+};
+
+class TaskService {
+ public:
+  TaskService(const ServerOptions& options, data::DataService& data, Log& log);
+  ~TaskService();
+
+  void handle(std::string name, TaskHandler handler);
+  // Re-arms stored tasks and starts the threads. Throws UsageError if a
+  // stored task names an unregistered handler.
+  void start();
+  void stop();
+  bool running() const;
+
+  void submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done);
+
+  // ---- Used by transactions and workers ----
+  const TaskHandler* handler(std::string_view name) const;
+  const ServerOptions& options() const noexcept { return options_; }
+  data::DataService& data() noexcept { return data_; }
+  IntentTable& intents() noexcept { return intents_; }
+  TaskCounters& counters() noexcept { return counters_; }
+  Log& log() noexcept { return log_; }
+  std::size_t scheduled_pending() const noexcept { return armed_.load(); }
+
+  // Runs one attempt of a.task to its end and applies the retry policy. On
+  // the attempt's fiber.
+  void run_attempt(Attempt& a);
+  // A commit's outcome, on the committer thread.
+  void task_committed(Task* t);
+  void task_commit_failed(Task* t, std::exception_ptr error);
+
+  static std::int64_t wall_ms();
+
+ private:
+  friend class Worker;
+  struct Timed {
+    Clock::time_point due;
+    Task* task;
+    bool operator>(const Timed& o) const noexcept { return due > o.due; }
+  };
+
+  void enqueue(Task* t);                          // ready now
+  void enqueue_at(Task* t, Clock::time_point due);
+  void arm(const Arm& a);
+  void wake(Attempt* a);
+  void run_timer();
+  void retry(Task* t, Clock::duration delay);
+  void fail(Task* t, TaskFailed::Cause cause, const std::string& detail);
+  void drop(Task* t);  // at shutdown: never ran, never will here
+  Clock::duration backoff(int conflicts);
+  void recover();
+
+  const ServerOptions options_;
+  data::DataService& data_;
+  Log& log_;
+  IntentTable intents_;
+  TaskCounters counters_;
+  std::unordered_map<std::string, TaskHandler> handlers_;  // fixed once started
+  std::atomic<std::size_t> armed_{0};                      // durable tasks on the timer or queue
+
+  mutable std::mutex mu_;  // guards the fields below and every Worker's queue fields
+  std::deque<Task*> ready_;
+  std::priority_queue<Timed, std::vector<Timed>, std::greater<>> timers_;
+  std::condition_variable timer_cv_;
+  bool started_ = false;
+  bool stopping_ = false;
+
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::thread timer_thread_;
+};
+
+}  // namespace starhold::task

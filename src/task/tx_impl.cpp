@@ -1,0 +1,433 @@
+#include "task/tx_impl.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "data/type_registry.hpp"
+#include "task/attempt.hpp"
+#include "task/scheduled_task.hpp"
+#include "task/task_service.hpp"
+
+namespace starhold::task {
+
+using data::Version;
+
+TxImpl::TxImpl(TaskService& service, Attempt& attempt)
+    : service_(service), data_(service.data()), attempt_(attempt) {}
+
+TxImpl::~TxImpl() { end(); }
+
+void TxImpl::begin(Task& task) {
+  task_ = &task;
+  active_ = true;
+  doomed_ = false;
+  start_ts_ = data_.published();
+  deadline_ = std::chrono::steady_clock::now() + service_.options().task_time_limit;
+}
+
+void TxImpl::end() noexcept {
+  objects_.clear();  // runs game destructors; must not throw
+  object_index_.clear();
+  names_.clear();
+  structure_read_.reset();
+  index_writes_.clear();
+  hooks_.clear();
+  arms_.clear();
+  active_ = false;
+  task_ = nullptr;
+}
+
+std::string_view TxImpl::task_name() const noexcept {
+  return task_ != nullptr ? std::string_view(task_->name) : std::string_view();
+}
+int TxImpl::attempt() const noexcept { return task_ != nullptr ? task_->attempts : 0; }
+
+// ---- Liveness and consistency ------------------------------------------
+
+void TxImpl::check_live() {
+  if (!active_) throw UsageError("a Transaction was used after its task ended");
+  if (doomed_) throw AbortSignal{doom_reason_};
+  if (std::chrono::steady_clock::now() > deadline_) abort_with(Outcome::timeout);
+}
+
+void TxImpl::abort_with(Outcome reason) {
+  doomed_ = true;
+  doom_reason_ = reason;
+  throw AbortSignal{reason};
+}
+
+void TxImpl::conflict(std::uint64_t id, std::string name) {
+  attempt_.conflict_id = id;
+  attempt_.conflict_name = std::move(name);
+  abort_with(Outcome::conflict);
+}
+
+void TxImpl::observe(Version v) {
+  if (v <= start_ts_) return;
+  data_.await_published(v);
+  const Version now = data_.published();
+  validate_reads();
+  start_ts_ = now;
+}
+
+void TxImpl::validate_reads() {
+  for (const Loaded& o : objects_) {
+    if (o.state == State::created || o.state == State::created_removed) continue;
+    if (data_.read_object(o.id, nullptr)->version != o.version) conflict(o.id, {});
+  }
+  for (const auto& [name, st] : names_) {
+    if (st.read && data_.read_name(name)->version != st.version) conflict(0, name);
+  }
+  if (structure_read_ && data_.structure_version() != *structure_read_) {
+    conflict(0, "(the set of bound names)");
+  }
+}
+
+// ---- Objects -------------------------------------------------------------
+
+TxImpl::Loaded* TxImpl::find_loaded(std::uint64_t id) noexcept {
+  if (objects_.size() <= kLinear) {
+    for (Loaded& o : objects_) {
+      if (o.id == id) return &o;
+    }
+    return nullptr;
+  }
+  auto it = object_index_.find(id);
+  return it == object_index_.end() ? nullptr : &objects_[it->second];
+}
+
+const TypeInfo* TxImpl::type_of(std::uint32_t hash) {
+  for (const auto& [h, t] : types_) {
+    if (h == hash) return t;
+  }
+  const TypeInfo* t = detail::find_type(hash);
+  if (t != nullptr) types_.emplace_back(hash, t);
+  return t;
+}
+
+std::unique_ptr<ManagedObject> TxImpl::decode(std::uint64_t id, const data::Record& rec,
+                                              std::string_view expected_type) {
+  if (rec.value.size() < data::kRecordHeader) {
+    throw DecodeError(id, std::string(expected_type),
+                      fmt::format("the record is {} bytes, shorter than its {}-byte header",
+                                  rec.value.size(), data::kRecordHeader));
+  }
+  const TypeInfo* type = type_of(rec.type_hash);
+  if (type == nullptr) throw UnknownType(id, rec.type_hash, data_.stored_type_name(rec.type_hash));
+  if (type->make == nullptr) {
+    throw DecodeError(id, std::string(type->name), "the stored type is abstract");
+  }
+  std::unique_ptr<ManagedObject> obj = type->make();
+  try {
+    obj->decode(rec.fields());
+  } catch (const FieldError& e) {
+    throw DecodeError(id, std::string(type->name), e.what());
+  }
+  detail::ObjectAccess::set_id(*obj, ObjectId{id});
+  return obj;
+}
+
+void TxImpl::take_intent(std::uint64_t id, bool for_update, bool hot) {
+  if (!for_update && !hot) return;
+  auto& held = attempt_.held;
+  if (std::find(held.begin(), held.end(), id) != held.end()) return;
+  const bool may_wait = IntentTable::may_wait(id, held);
+  auto took = service_.intents().take(id, &attempt_, may_wait, held);
+  if (took == IntentTable::Take::queued) {
+    service_.counters().hot_waits.fetch_add(1, std::memory_order_relaxed);
+    attempt_.worker->park(attempt_);
+    check_live();
+  }
+}
+
+void TxImpl::take_intents(std::vector<std::uint64_t> ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (std::uint64_t id : ids) take_intent(id, true, false);
+}
+
+TxImpl::Loaded& TxImpl::load_loaded(std::uint64_t id, std::string_view expected_type,
+                                    bool for_update) {
+  check_live();
+  if (Loaded* o = find_loaded(id)) {
+    if (o->state == State::removed || o->state == State::created_removed) {
+      throw ObjectNotFound(id, std::string(expected_type));
+    }
+    if (for_update && o->state == State::read) {
+      take_intent(id, true, false);
+      o->state = State::update;
+      // The intent may have waited for another writer; an object that
+      // changed meanwhile cannot be updated from this snapshot.
+      if (data_.read_object(id, nullptr)->version != o->version) conflict(id, {});
+    }
+    return *o;
+  }
+  if (id == 0) throw ObjectNotFound(0, std::string(expected_type));
+  bool hot = false;
+  data::RecordPtr rec = data_.read_object(id, &hot);
+  if (for_update || hot) {
+    const std::size_t held_before = attempt_.held.size();
+    take_intent(id, for_update, hot);
+    if (attempt_.held.size() != held_before) rec = data_.read_object(id, nullptr);
+  }
+  observe(rec->version);
+  if (!rec->exists()) throw ObjectNotFound(id, std::string(expected_type));
+  std::unique_ptr<ManagedObject> obj = decode(id, *rec, expected_type);
+  const Version version = rec->version;
+  objects_.push_back(Loaded{id, version, std::move(rec), std::move(obj),
+                            for_update ? State::update : State::read});
+  if (objects_.size() > kLinear) {
+    if (object_index_.empty()) {
+      for (std::size_t i = 0; i < objects_.size(); ++i) object_index_[objects_[i].id] = i;
+    } else {
+      object_index_[id] = objects_.size() - 1;
+    }
+  }
+  return objects_.back();
+}
+
+ManagedObject& TxImpl::load(ObjectId id, std::string_view expected_type, bool for_update) {
+  return *load_loaded(id.value, expected_type, for_update).object;
+}
+
+std::uint64_t TxImpl::new_id() {
+  if (id_next_ == id_end_) {
+    constexpr std::uint64_t kBlock = 256;
+    id_next_ = data_.allocate_ids(kBlock);
+    id_end_ = id_next_ + kBlock;
+  }
+  return id_next_++;
+}
+
+void TxImpl::adopt(std::unique_ptr<ManagedObject> obj) {
+  check_live();
+  if (obj->id()) {
+    throw UsageError(fmt::format("create: object #{} is already managed", obj->id().value));
+  }
+  const std::uint64_t id = new_id();
+  detail::ObjectAccess::set_id(*obj, ObjectId{id});
+  objects_.push_back(Loaded{id, 0, nullptr, std::move(obj), State::created});
+  if (objects_.size() > kLinear) {
+    if (object_index_.empty()) {
+      for (std::size_t i = 0; i < objects_.size(); ++i) object_index_[objects_[i].id] = i;
+    } else {
+      object_index_[id] = objects_.size() - 1;
+    }
+  }
+}
+
+void TxImpl::remove_object(ObjectId id) {
+  check_live();
+  Loaded* o = find_loaded(id.value);
+  if (o == nullptr) {
+    throw UsageError(fmt::format("remove: object #{} was not loaded by this task", id.value));
+  }
+  switch (o->state) {
+    case State::created:
+      o->state = State::created_removed;
+      break;
+    case State::read:
+    case State::update:
+      o->state = State::removed;
+      break;
+    case State::removed:
+    case State::created_removed:
+      throw ObjectNotFound(id.value, std::string(o->object->type().name));
+  }
+}
+
+void TxImpl::mark_object(ObjectId id) {
+  Loaded* o = find_loaded(id.value);
+  if (o == nullptr) {
+    throw UsageError(
+        fmt::format("mark_for_update: object #{} was not loaded by this task", id.value));
+  }
+  (void)load_loaded(id.value, o->object->type().name, true);
+}
+
+// ---- Names ---------------------------------------------------------------
+
+TxImpl::NameState& TxImpl::name_state(std::string_view name, bool read) {
+  auto it = names_.find(name);
+  if (it == names_.end()) it = names_.emplace(std::string(name), NameState{}).first;
+  NameState& st = it->second;
+  if (read && !st.read && !st.written) {
+    data::NamePtr rec = data_.read_name(name);
+    observe(rec->version);
+    st.version = rec->version;
+    st.target = rec->target;
+    st.read = true;
+  }
+  return st;
+}
+
+void TxImpl::bind_name(std::string_view name, ObjectId id) {
+  check_live();
+  if (!id) throw UsageError(fmt::format("bind '{}': the object has no id (create it first)", name));
+  NameState& st = name_state(name, false);
+  st.target = id.value;
+  st.written = true;
+}
+
+ObjectId TxImpl::name_target(std::string_view name) {
+  check_live();
+  return ObjectId{name_state(name, true).target};
+}
+
+bool TxImpl::unbind_name(std::string_view name) {
+  check_live();
+  NameState& st = name_state(name, true);
+  const bool was_bound = st.target != 0;
+  st.target = 0;
+  st.written = true;
+  return was_bound;
+}
+
+std::optional<std::string> TxImpl::next_name(std::string_view after) {
+  check_live();
+  if (!structure_read_) {
+    const Version sv = data_.structure_version();
+    observe(sv);
+    structure_read_ = sv;
+  }
+  std::string cursor(after);
+  for (;;) {
+    std::optional<std::string> committed = data_.next_bound_name(cursor);
+    auto local = names_.upper_bound(cursor);
+    while (local != names_.end() && !local->second.written) ++local;
+    if (local != names_.end() && (!committed || local->first <= *committed)) {
+      if (local->second.target != 0) return local->first;
+      cursor = local->first;  // unbound by this task
+      continue;
+    }
+    if (data_.structure_version() != *structure_read_) conflict(0, "(the set of bound names)");
+    return committed;
+  }
+}
+
+// ---- Tasks ---------------------------------------------------------------
+
+TaskHandle TxImpl::schedule_task(std::string_view handler, std::string payload,
+                                 std::chrono::milliseconds delay, std::chrono::milliseconds period) {
+  check_live();
+  if (service_.handler(handler) == nullptr) {
+    throw UsageError(fmt::format("schedule: no task handler is registered as '{}'", handler));
+  }
+  const std::int64_t due = TaskService::wall_ms() + std::max<std::int64_t>(0, delay.count());
+  auto& rec = create<detail::ScheduledTask>(std::string(handler), std::move(payload), due,
+                                            period.count());
+  index_writes_.push_back({rec.id().value, true});
+  schedule_arm(rec.id().value, rec.handler, due);
+  return TaskHandle{rec.id()};
+}
+
+void TxImpl::schedule_arm(std::uint64_t record, std::string handler, std::int64_t due_ms) {
+  arms_.push_back(Arm{record, std::move(handler), due_ms});
+}
+
+bool TxImpl::cancel_task(TaskHandle handle) {
+  check_live();
+  detail::ScheduledTask* rec = nullptr;
+  try {
+    rec = &get_for_update(Ref<detail::ScheduledTask>(handle.id));
+  } catch (const ObjectNotFound&) {
+    return false;
+  }
+  remove(*rec);
+  index_writes_.push_back({handle.id.value, false});
+  std::erase_if(arms_, [&](const Arm& a) { return a.record == handle.id.value; });
+  return true;
+}
+
+void TxImpl::run_scheduled(std::uint64_t record) {
+  detail::ScheduledTask* rec = nullptr;
+  try {
+    rec = &get_for_update(Ref<detail::ScheduledTask>(ObjectId{record}));
+  } catch (const ObjectNotFound&) {
+    return;  // cancelled, or already run by an earlier attempt that committed
+  }
+  const TaskHandler* handler = service_.handler(rec->handler);
+  if (handler == nullptr) {
+    throw UsageError(fmt::format("no task handler is registered as '{}'", rec->handler));
+  }
+  const std::string payload = rec->payload;
+  (*handler)(*this, payload);
+  if (find_loaded(record)->state == State::removed) return;  // it cancelled itself
+  retire_scheduled(record);
+}
+
+void TxImpl::retire_scheduled(std::uint64_t record) {
+  detail::ScheduledTask* rec = nullptr;
+  try {
+    rec = &get_for_update(Ref<detail::ScheduledTask>(ObjectId{record}));
+  } catch (const ObjectNotFound&) {
+    return;
+  }
+  if (rec->period_ms <= 0) {
+    remove(*rec);
+    index_writes_.push_back({record, false});
+    return;
+  }
+  rec->due_ms = std::max(rec->due_ms + rec->period_ms, TaskService::wall_ms());
+  schedule_arm(record, rec->handler, rec->due_ms);
+}
+
+void TxImpl::add_commit_hook(std::function<void()> fn) {
+  check_live();
+  hooks_.push_back(std::move(fn));
+}
+
+// ---- Commit --------------------------------------------------------------
+
+void TxImpl::build_request() {
+  data::CommitRequest& req = request_;
+  req.clear();
+  for (Loaded& o : objects_) {
+    if (o.state == State::created_removed) continue;
+    if (o.state != State::created) req.object_reads.push_back({o.id, o.version});
+    std::shared_ptr<data::Record> rec;
+    if (o.state == State::removed) {
+      rec = std::make_shared<data::Record>();
+    } else {
+      scratch_.clear();
+      o.object->encode(scratch_);
+      if (o.state != State::created && scratch_ == o.record->fields()) continue;  // unchanged
+      rec = std::make_shared<data::Record>();
+      rec->type_hash = o.object->type().hash;
+      rec->value.reserve(data::kRecordHeader + scratch_.size());
+      rec->value.resize(data::kRecordHeader);
+      data::store_u32le(rec->value.data() + 8, rec->type_hash);
+      rec->value.append(scratch_);
+    }
+    req.object_writes.push_back({o.id, std::move(rec)});
+  }
+  for (const auto& [name, st] : names_) {
+    if (st.read) req.name_reads.push_back({name, st.version});
+    if (st.written) req.name_writes.push_back({name, st.target});
+  }
+  req.structure_read = structure_read_;
+  req.index_writes = index_writes_;
+}
+
+bool TxImpl::commit() {
+  check_live();
+  build_request();
+  Task& task = *task_;
+  task.hooks = std::move(hooks_);
+  task.arms = std::move(arms_);
+  task.commit_started = Clock::now();
+  request_.waiter = &task;
+  data::CommitResult result = data_.commit(request_);
+  if (!result.committed) {
+    hooks_ = std::move(task.hooks);  // still ours: the commit was refused
+    arms_ = std::move(task.arms);
+    attempt_.conflict_id = result.conflict_id;
+    attempt_.conflict_name = std::move(result.conflict_name);
+    return false;
+  }
+  task_ = nullptr;  // the committer owns it now
+  return true;
+}
+
+}  // namespace starhold::task

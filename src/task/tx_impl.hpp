@@ -1,0 +1,142 @@
+// The Transaction given to game code: one per attempt, reused between
+// attempts of the same worker so its buffers are allocated once.
+//
+// Consistency: the transaction reads at snapshot start_ts_. Reading a
+// version newer than that extends the snapshot if everything read so far is
+// still current, and aborts the attempt otherwise, so game code never sees
+// half of another task's commit.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "data/data_service.hpp"
+#include "starhold/task.hpp"
+
+namespace starhold::task {
+
+struct Attempt;
+struct Arm;
+struct Task;
+class TaskService;
+enum class Outcome;
+
+// Thrown through game code to end an attempt that must be retried. It does
+// not derive from std::exception, and the transaction stays doomed even if
+// game code swallows it.
+struct AbortSignal {
+  Outcome reason;
+};
+
+class TxImpl final : public Transaction {
+ public:
+  TxImpl(TaskService& service, Attempt& attempt);
+  ~TxImpl() override;
+
+  // Prepares for an attempt of task. Call on the attempt's fiber.
+  void begin(Task& task);
+  // Validates and commits. Returns false on a conflict (recorded in the
+  // attempt). On true, the task belongs to the committer.
+  bool commit();
+  // Drops everything the attempt loaded. Runs game destructors.
+  void end() noexcept;
+
+  bool doomed() const noexcept { return doomed_; }
+  Outcome doom_reason() const noexcept { return doom_reason_; }
+  // Time spent parked does not count against the limit.
+  void extend_deadline(std::chrono::steady_clock::duration d) { deadline_ += d; }
+
+  // Takes intents on ids (in id order, waiting as needed) before the body runs.
+  void take_intents(std::vector<std::uint64_t> ids);
+  // Runs a durable task's handler against its stored record.
+  void run_scheduled(std::uint64_t record);
+  // Removes a failed one-shot record or moves a periodic one to its next period.
+  void retire_scheduled(std::uint64_t record);
+
+  std::string_view task_name() const noexcept override;
+  int attempt() const noexcept override;
+
+ protected:
+  ManagedObject& load(ObjectId id, std::string_view expected_type, bool for_update) override;
+  void adopt(std::unique_ptr<ManagedObject> obj) override;
+  void remove_object(ObjectId id) override;
+  void mark_object(ObjectId id) override;
+  void bind_name(std::string_view name, ObjectId id) override;
+  ObjectId name_target(std::string_view name) override;
+  bool unbind_name(std::string_view name) override;
+  std::optional<std::string> next_name(std::string_view after) override;
+  TaskHandle schedule_task(std::string_view handler, std::string payload,
+                           std::chrono::milliseconds delay,
+                           std::chrono::milliseconds period) override;
+  bool cancel_task(TaskHandle handle) override;
+  void add_commit_hook(std::function<void()> fn) override;
+
+ private:
+  enum class State : std::uint8_t { read, update, created, removed, created_removed };
+  struct Loaded {
+    std::uint64_t id;
+    data::Version version;
+    data::RecordPtr record;  // null when created here
+    std::unique_ptr<ManagedObject> object;
+    State state;
+  };
+  struct NameState {
+    data::Version version = 0;
+    std::uint64_t target = 0;
+    bool read = false;     // version is a read to validate
+    bool written = false;  // target is to be stored
+  };
+
+  void check_live();
+  [[noreturn]] void abort_with(Outcome reason);
+  [[noreturn]] void conflict(std::uint64_t id, std::string name);
+  // Accepts a version read now: extends the snapshot or aborts.
+  void observe(data::Version v);
+  void validate_reads();
+  Loaded* find_loaded(std::uint64_t id) noexcept;
+  Loaded& load_loaded(std::uint64_t id, std::string_view expected_type, bool for_update);
+  void take_intent(std::uint64_t id, bool for_update, bool hot);
+  std::unique_ptr<ManagedObject> decode(std::uint64_t id, const data::Record& rec,
+                                        std::string_view expected_type);
+  const TypeInfo* type_of(std::uint32_t hash);
+  std::uint64_t new_id();
+  NameState& name_state(std::string_view name, bool read);
+  void build_request();
+  void schedule_arm(std::uint64_t record, std::string handler, std::int64_t due_ms);
+
+  TaskService& service_;
+  data::DataService& data_;
+  Attempt& attempt_;
+  Task* task_ = nullptr;
+  bool active_ = false;
+  bool doomed_ = false;
+  Outcome doom_reason_{};
+  data::Version start_ts_ = 0;
+  std::chrono::steady_clock::time_point deadline_{};
+
+  std::vector<Loaded> objects_;
+  std::unordered_map<std::uint64_t, std::size_t> object_index_;  // used past kLinear objects
+  std::map<std::string, NameState, std::less<>> names_;
+  std::optional<data::Version> structure_read_;
+  std::vector<data::IndexWrite> index_writes_;
+  std::vector<std::function<void()>> hooks_;
+  std::vector<Arm> arms_;
+
+  std::uint64_t id_next_ = 0;
+  std::uint64_t id_end_ = 0;
+  std::vector<std::pair<std::uint32_t, const TypeInfo*>> types_;  // hash -> type, this worker's memo
+  std::string scratch_;
+  data::CommitRequest request_;
+
+  static constexpr std::size_t kLinear = 16;
+};
+
+}  // namespace starhold::task

@@ -1,0 +1,108 @@
+// A worker thread and the fibers its task attempts run on.
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "task/task_service.hpp"
+
+namespace starhold {
+namespace detail {
+std::string demangle(const std::type_info& t) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> p(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status),
+                                           std::free);
+  return status == 0 && p ? std::string(p.get()) : std::string(t.name());
+}
+}  // namespace detail
+
+namespace task {
+namespace ctx = boost::context;
+
+Attempt::Attempt(TaskService& service, Worker& w) : worker(&w), tx(service, *this) {}
+
+Worker::Worker(TaskService& service, std::size_t index)
+    : service_(service), index_(index), stacks_(service.options().task_stack_bytes) {}
+
+void Worker::run() {
+  std::unique_lock lock(service_.mu_);
+  for (;;) {
+    if (!resumable_.empty()) {
+      Attempt* a = resumable_.front();
+      resumable_.pop_front();
+      lock.unlock();
+      --parked_;
+      a->tx.extend_deadline(Clock::now() - a->parked_at);
+      resume(a);
+      lock.lock();
+      continue;
+    }
+    if (!service_.stopping_ && !service_.ready_.empty()) {
+      Task* t = service_.ready_.front();
+      service_.ready_.pop_front();
+      lock.unlock();
+      start_attempt(t);
+      lock.lock();
+      continue;
+    }
+    if (service_.stopping_ && parked_ == 0) return;
+    idle_ = true;
+    cv_.wait(lock);
+    idle_ = false;
+  }
+}
+
+Attempt* Worker::take_attempt() {
+  if (idle_attempts_.empty()) return new Attempt(service_, *this);
+  Attempt* a = idle_attempts_.back().release();
+  idle_attempts_.pop_back();
+  return a;
+}
+
+void Worker::start_attempt(Task* t) {
+  Attempt* a = take_attempt();
+  a->task = t;
+  a->finished = false;
+  a->outcome = Outcome::committed;
+  a->error.clear();
+  a->conflict_id = 0;
+  a->conflict_name.clear();
+  ++t->attempts;
+  service_.counters().attempts.fetch_add(1, std::memory_order_relaxed);
+  a->fiber = ctx::fiber(std::allocator_arg, PooledStack{&stacks_}, [a](ctx::fiber&& caller) {
+    a->caller = std::move(caller);
+    TaskService& service = a->worker->service_;
+    service.run_attempt(*a);
+    a->finished = true;
+    return std::move(a->caller);
+  });
+  resume(a);
+}
+
+void Worker::resume(Attempt* a) {
+  a->fiber = std::move(a->fiber).resume();
+  if (a->finished) {
+    finish(a);
+  } else {
+    ++parked_;  // it queued for an intent; wake() will bring it back here
+  }
+}
+
+void Worker::park(Attempt& a) {
+  a.parked_at = Clock::now();
+  a.caller = std::move(a.caller).resume();
+}
+
+void Worker::finish(Attempt* a) {
+  a->task = nullptr;
+  if (idle_attempts_.size() < 64) {
+    idle_attempts_.emplace_back(a);
+  } else {
+    delete a;
+  }
+}
+
+}  // namespace task
+}  // namespace starhold
