@@ -27,7 +27,11 @@ int main() {
   server.handle("tick", [](starhold::Transaction& tx, std::string_view) {
     auto& counter = tx.lookup<Counter>("counter");
     ++counter.value;  // detected and stored when the task commits
-    std::printf("tick: counter = %lld\n", static_cast<long long>(counter.value));
+    // A task may run more than once (it is retried after a conflict), so
+    // anything that leaves the transaction waits for the commit.
+    tx.on_commit([value = counter.value] {
+      std::printf("tick: counter = %lld\n", static_cast<long long>(value));
+    });
   });
   server.start();
 
@@ -35,7 +39,7 @@ int main() {
   // periodic tick. Both are stored, so a later run finds them again.
   bool first_run = false;
   server.submit("setup", [&](starhold::Transaction& tx) {
-    first_run = false;
+    first_run = false;  // reset: the body may run again after a conflict
     if (tx.find<Counter>("counter") != nullptr) return;
     first_run = true;
     tx.bind("counter", tx.create<Counter>());
