@@ -38,13 +38,17 @@ int main() {
   // First run: create the counter and bind it to a name, then schedule the
   // periodic tick. Both are stored, so a later run finds them again.
   bool first_run = false;
-  server.submit("setup", [&](starhold::Transaction& tx) {
-    first_run = false;  // reset: the body may run again after a conflict
-    if (tx.find<Counter>("counter") != nullptr) return;
-    first_run = true;
-    tx.bind("counter", tx.create<Counter>());
-    tx.schedule_periodic("tick", "", std::chrono::milliseconds(0), std::chrono::milliseconds(200));
-  }).get();
+  server
+      .submit("setup",
+              [&](starhold::Transaction& tx) {
+                first_run = false;  // reset: the body may run again after a conflict
+                if (tx.find<Counter>("counter") != nullptr) return;
+                first_run = true;
+                tx.bind("counter", tx.create<Counter>());
+                tx.schedule_periodic("tick", "", std::chrono::milliseconds(0),
+                                     std::chrono::milliseconds(200));
+              })
+      .get();
   std::printf(first_run ? "created a new counter\n" : "found the counter from an earlier run\n");
 
   std::this_thread::sleep_for(std::chrono::seconds(1));

@@ -124,7 +124,8 @@ class ScalableMap {
   template <class Fn>
   void for_each(Transaction& tx, Fn&& fn) const {
     detail::MapOps::visit(tx, root(), [&](std::string_view k, std::string_view v) {
-      if constexpr (std::is_void_v<decltype(fn(std::declval<const K&>(), std::declval<const V&>()))>) {
+      if constexpr (std::is_void_v<decltype(fn(std::declval<const K&>(),
+                                               std::declval<const V&>()))>) {
         fn(detail::decode_value<K>(k), detail::decode_value<V>(v));
         return true;
       } else {

@@ -74,7 +74,9 @@ const TypeInfo& type_info_of() {
                 "\"game.Name\";`");
   std::unique_ptr<ManagedObject> (*make)() = nullptr;
   if constexpr (!std::is_abstract_v<T>) {
-    make = []() -> std::unique_ptr<ManagedObject> { return std::unique_ptr<ManagedObject>(new T()); };
+    make = []() -> std::unique_ptr<ManagedObject> {
+      return std::unique_ptr<ManagedObject>(new T());
+    };
   }
   static const TypeInfo& info =
       register_type_info(TypeInfo{T::type_name, type_hash(T::type_name), make});
@@ -83,7 +85,9 @@ const TypeInfo& type_info_of() {
 
 // True when T already gets fields from a Managed<...> base.
 template <class T>
-concept HasManagedFields = requires { typename T::starhold_fields_owner; };
+concept HasManagedFields = requires {
+  typename T::starhold_fields_owner;
+};
 }  // namespace detail
 
 // Base of every managed object. Not copyable into another identity: a copy is
@@ -161,8 +165,8 @@ class Ref {
   // A Ref to obj, which must have been created in or loaded by a task.
   Ref(const T& obj) noexcept : id_(obj.id()) {}  // NOLINT: implicit by design
   template <class U>
-    requires std::is_base_of_v<T, U>
-  Ref(const Ref<U>& other) noexcept : id_(other.id()) {}  // NOLINT
+  requires std::is_base_of_v<T, U> Ref(const Ref<U>& other)
+  noexcept : id_(other.id()) {}  // NOLINT
 
   ObjectId id() const noexcept { return id_; }
   explicit operator bool() const noexcept { return static_cast<bool>(id_); }

@@ -76,13 +76,15 @@ inline void put_varint(std::string& out, std::uint64_t v) {
 
 inline void put_fixed32(std::string& out, std::uint32_t v) {
   char buf[4];
-  for (int i = 0; i < 4; ++i) buf[i] = static_cast<char>(v >> (8 * i));
+  for (int i = 0; i < 4; ++i)
+    buf[i] = static_cast<char>(v >> (8 * i));
   out.append(buf, 4);
 }
 
 inline void put_fixed64(std::string& out, std::uint64_t v) {
   char buf[8];
-  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(v >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    buf[i] = static_cast<char>(v >> (8 * i));
   out.append(buf, 8);
 }
 
@@ -98,7 +100,8 @@ inline std::int64_t unzigzag(std::uint64_t v) {
 class Cursor {
  public:
   Cursor(const char* begin, const char* end, int depth = 0) : p_(begin), end_(end), depth_(depth) {}
-  explicit Cursor(std::string_view s, int depth = 0) : Cursor(s.data(), s.data() + s.size(), depth) {}
+  explicit Cursor(std::string_view s, int depth = 0)
+      : Cursor(s.data(), s.data() + s.size(), depth) {}
 
   bool empty() const noexcept { return p_ == end_; }
   std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - p_); }
@@ -119,14 +122,16 @@ class Cursor {
   std::uint32_t fixed32() {
     need(4);
     std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(p_[i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      v |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(p_[i])) << (8 * i);
     p_ += 4;
     return v;
   }
   std::uint64_t fixed64() {
     need(8);
     std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(p_[i])) << (8 * i);
+    for (int i = 0; i < 8; ++i)
+      v |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(p_[i])) << (8 * i);
     p_ += 8;
     return v;
   }
@@ -194,7 +199,9 @@ concept FieldStruct = requires(T& t, FieldWriter& w, FieldReader& r) {
 };
 
 template <class T>
-concept Encodable = requires { FieldCodec<T>::kind; };
+concept Encodable = requires {
+  FieldCodec<T>::kind;
+};
 
 namespace wire {
 
@@ -396,8 +403,8 @@ struct FieldCodec<std::string> {
 
 // Raw byte vectors are stored as one blob, not element by element.
 template <class B>
-struct FieldCodec<std::vector<B>,
-                  std::enable_if_t<std::is_same_v<B, std::byte> || std::is_same_v<B, std::uint8_t>>> {
+struct FieldCodec<std::vector<B>, std::enable_if_t<std::is_same_v<B, std::byte> ||
+                                                   std::is_same_v<B, std::uint8_t>>> {
   static constexpr wire::Kind kind = wire::Kind::bytes;
   static void encode(std::string& out, const std::vector<B>& v) {
     out.append(reinterpret_cast<const char*>(v.data()), v.size());
@@ -415,7 +422,8 @@ template <class C>
 struct SequenceCodec {
   static constexpr Kind kind = Kind::bytes;
   static void encode(std::string& out, const C& c) {
-    for (const auto& e : c) put_value(out, e);
+    for (const auto& e : c)
+      put_value(out, e);
   }
   static void decode(Cursor& in, C& c) {
     c.clear();
@@ -431,7 +439,8 @@ template <class C>
 struct SetCodec {
   static constexpr Kind kind = Kind::bytes;
   static void encode(std::string& out, const C& c) {
-    for (const auto& e : c) put_value(out, e);
+    for (const auto& e : c)
+      put_value(out, e);
   }
   static void decode(Cursor& in, C& c) {
     c.clear();
@@ -466,15 +475,16 @@ struct MapCodec {
 }  // namespace wire
 
 template <class T, class A>
-struct FieldCodec<std::vector<T, A>,
-                  std::enable_if_t<!std::is_same_v<T, std::byte> && !std::is_same_v<T, std::uint8_t>>>
+struct FieldCodec<std::vector<T, A>, std::enable_if_t<!std::is_same_v<T, std::byte> &&
+                                                      !std::is_same_v<T, std::uint8_t>>>
     : wire::SequenceCodec<std::vector<T, A>> {};
 template <class T, class A>
 struct FieldCodec<std::deque<T, A>> : wire::SequenceCodec<std::deque<T, A>> {};
 template <class T, class C, class A>
 struct FieldCodec<std::set<T, C, A>> : wire::SetCodec<std::set<T, C, A>> {};
 template <class T, class H, class E, class A>
-struct FieldCodec<std::unordered_set<T, H, E, A>> : wire::SetCodec<std::unordered_set<T, H, E, A>> {};
+struct FieldCodec<std::unordered_set<T, H, E, A>> : wire::SetCodec<std::unordered_set<T, H, E, A>> {
+};
 template <class K, class V, class C, class A>
 struct FieldCodec<std::map<K, V, C, A>> : wire::MapCodec<std::map<K, V, C, A>> {};
 template <class K, class V, class H, class E, class A>
@@ -485,7 +495,8 @@ template <class T, std::size_t N>
 struct FieldCodec<std::array<T, N>> {
   static constexpr wire::Kind kind = wire::Kind::bytes;
   static void encode(std::string& out, const std::array<T, N>& a) {
-    for (const auto& e : a) wire::put_value(out, e);
+    for (const auto& e : a)
+      wire::put_value(out, e);
   }
   static void decode(wire::Cursor& in, std::array<T, N>& a) {
     for (auto& e : a) {

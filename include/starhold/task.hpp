@@ -192,13 +192,14 @@ class Transaction {
         if (&obj.type() == &detail::type_info_of<T>()) return static_cast<T&>(obj);
       }
       if (T* p = dynamic_cast<T*>(&obj)) return *p;
-      throw WrongType(id.value, std::string(obj.type().name),
-                      std::string(detail::type_label<T>()));
+      throw WrongType(id.value, std::string(obj.type().name), std::string(detail::type_label<T>()));
     }
   }
 };
 
-inline bool Transaction::unbind(std::string_view name) { return unbind_name(name); }
+inline bool Transaction::unbind(std::string_view name) {
+  return unbind_name(name);
+}
 inline std::optional<std::string> Transaction::next_bound_name(std::string_view after) {
   return next_name(after);
 }
@@ -212,8 +213,12 @@ inline TaskHandle Transaction::schedule_periodic(std::string_view handler, std::
   if (period.count() <= 0) throw UsageError("schedule_periodic needs a positive period");
   return schedule_task(handler, std::move(payload), delay, period);
 }
-inline bool Transaction::cancel(TaskHandle handle) { return cancel_task(handle); }
-inline void Transaction::on_commit(std::function<void()> fn) { add_commit_hook(std::move(fn)); }
+inline bool Transaction::cancel(TaskHandle handle) {
+  return cancel_task(handle);
+}
+inline void Transaction::on_commit(std::function<void()> fn) {
+  add_commit_hook(std::move(fn));
+}
 
 template <class T>
 T& Ref<T>::get(Transaction& tx) const {

@@ -28,8 +28,10 @@ void check_options(const ServerOptions& o) {
   if (o.max_pending_commits == 0) bad.push_back("max_pending_commits must be positive");
   if (o.task_stack_bytes < 16384) bad.push_back("task_stack_bytes must be at least 16384");
   if (o.cache_bytes < (std::size_t{1} << 20)) bad.push_back("cache_bytes must be at least 1 MiB");
-  for (auto& p : type_registry_problems()) bad.push_back(p);
-  for (auto& p : field_number_problems()) bad.push_back(p);
+  for (auto& p : type_registry_problems())
+    bad.push_back(p);
+  for (auto& p : field_number_problems())
+    bad.push_back(p);
   if (!bad.empty()) throw UsageError(fmt::format("invalid server setup: {}", fmt::join(bad, "; ")));
 }
 
@@ -51,7 +53,9 @@ Engine::Engine(ServerOptions opts, std::unique_ptr<Store> s)
       data(*store, data_options(options), log),
       tasks(options, data, log) {}
 
-Engine::~Engine() { stop(); }
+Engine::~Engine() {
+  stop();
+}
 
 void Engine::stop() {
   tasks.stop();
@@ -81,7 +85,9 @@ void Server::start() {
   }
 }
 
-void Server::stop() { engine_->stop(); }
+void Server::stop() {
+  engine_->stop();
+}
 
 void Server::submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done) {
   engine_->tasks.submit(std::move(name), std::move(body), std::move(done));
@@ -142,7 +148,9 @@ std::future<TaskHandle> Server::schedule_periodic(std::string handler, std::stri
   return schedule_from_outside(*this, std::move(handler), std::move(payload), delay, period);
 }
 
-const ServerOptions& Server::options() const noexcept { return engine_->options; }
+const ServerOptions& Server::options() const noexcept {
+  return engine_->options;
+}
 
 Metrics Server::metrics() const {
   auto& c = engine_->tasks.counters();

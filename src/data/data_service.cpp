@@ -14,7 +14,9 @@ constexpr std::string_view kFormatKey = "format";
 constexpr std::string_view kSeqKey = "commit_seq";
 constexpr std::string_view kNextIdKey = "next_id";
 
-std::string type_key(std::uint32_t hash) { return fmt::format("type:{:08x}", hash); }
+std::string type_key(std::uint32_t hash) {
+  return fmt::format("type:{:08x}", hash);
+}
 
 std::uint64_t read_meta_u64(Store& store, std::string_view key, std::uint64_t fallback) {
   std::string v;
@@ -53,7 +55,9 @@ DataService::DataService(Store& store, const DataOptions& options, Log& log)
   open_format();
 }
 
-DataService::~DataService() { stop(); }
+DataService::~DataService() {
+  stop();
+}
 
 void DataService::open_format() {
   std::string format;
@@ -88,7 +92,8 @@ void DataService::open_format() {
   std::string format_value = std::to_string(kStoreFormat);
   std::vector<StoreWrite> writes;
   if (format.empty()) writes.push_back({Table::meta, kFormatKey, &format_value});
-  for (std::size_t i = 0; i < keys.size(); ++i) writes.push_back({Table::meta, keys[i], &names[i]});
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    writes.push_back({Table::meta, keys[i], &names[i]});
   if (!writes.empty()) store_.write(writes);
 }
 

@@ -86,7 +86,7 @@ struct CommitRequest {
 
 struct CommitResult {
   bool committed = false;
-  Version version = 0;          // when committed
+  Version version = 0;            // when committed
   std::uint64_t conflict_id = 0;  // an object that changed, when not (0: a name)
   std::string conflict_name;      // a name that changed, when not
 };
@@ -121,7 +121,9 @@ class DataService {
   std::optional<std::string> next_bound_name(std::string_view after) {
     return names_.next_bound(after);
   }
-  Version structure_version() const noexcept { return structure_version_.load(std::memory_order_acquire); }
+  Version structure_version() const noexcept {
+    return structure_version_.load(std::memory_order_acquire);
+  }
 
   // The newest commit whose writes are all visible in memory.
   Version published() const noexcept { return published_.load(std::memory_order_acquire); }

@@ -5,8 +5,8 @@
 namespace starhold {
 
 ObjectNotFound::ObjectNotFound(std::uint64_t id, std::string type)
-    : Error(fmt::format("object #{} ({}) does not exist: it was removed or never created", id,
-                        type)),
+    : Error(
+          fmt::format("object #{} ({}) does not exist: it was removed or never created", id, type)),
       id_(id),
       type_(std::move(type)) {}
 

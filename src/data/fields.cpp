@@ -19,7 +19,9 @@ const char* kind_name(Kind k) noexcept {
   return "invalid";
 }
 
-void Cursor::fail(const std::string& what) { throw FieldError(what); }
+void Cursor::fail(const std::string& what) {
+  throw FieldError(what);
+}
 
 }  // namespace wire
 
@@ -96,8 +98,10 @@ void FieldReader::append_unknown(std::string& out) const {
   auto add = [&](const Entry& e) {
     if (!e.used) out.append(e.raw_begin, static_cast<std::size_t>(e.value_end - e.raw_begin));
   };
-  for (std::size_t i = 0; i < n; ++i) add(inline_[i]);
-  for (const auto& e : overflow_) add(e);
+  for (std::size_t i = 0; i < n; ++i)
+    add(inline_[i]);
+  for (const auto& e : overflow_)
+    add(e);
 }
 
 void FieldReader::wrong_kind(std::uint32_t number, wire::Kind stored, wire::Kind wanted) {

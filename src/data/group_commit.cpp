@@ -66,7 +66,8 @@ void DataService::write_batch(Batch& batch) {
     if (i + 1 < names.size() && names[i + 1].first == names[i].first) continue;
     const NameRecord& r = *names[i].second;
     name_values.push_back(NameTable::encode(r));
-    writes_.push_back({Table::names, names[i].first, r.target != 0 ? &name_values.back() : nullptr});
+    writes_.push_back(
+        {Table::names, names[i].first, r.target != 0 ? &name_values.back() : nullptr});
   }
   static const std::string kEmpty;
   for (const IndexWrite& w : batch.index) {  // in commit order: the last write of an id wins
@@ -91,12 +92,15 @@ void DataService::write_batch(Batch& batch) {
   counters_.batches.fetch_add(1, std::memory_order_relaxed);
   counters_.writes.fetch_add(writes_.size() - 2, std::memory_order_relaxed);
 
-  for (const auto& [id, rec] : objs) objects_.mark_clean(id, rec->version);
+  for (const auto& [id, rec] : objs)
+    objects_.mark_clean(id, rec->version);
   retired_names_.clear();
-  for (const auto& [name, rec] : names) retired_names_.push_back({name, rec->version});
+  for (const auto& [name, rec] : names)
+    retired_names_.push_back({name, rec->version});
   if (!retired_names_.empty()) names_.retire(retired_names_);
 
-  for (const PendingCommit& c : batch.commits) c.waiter->committed(c.version);
+  for (const PendingCommit& c : batch.commits)
+    c.waiter->committed(c.version);
   {
     std::lock_guard lock(commit_mu_);
     pending_ -= batch.commits.size();
@@ -117,8 +121,10 @@ void DataService::fail_pending(Batch& inflight, std::exception_ptr error) {
     pending_ = 0;
   }
   space_cv_.notify_all();
-  for (const PendingCommit& c : inflight.commits) c.waiter->commit_failed(error);
-  for (const PendingCommit& c : later.commits) c.waiter->commit_failed(error);
+  for (const PendingCommit& c : inflight.commits)
+    c.waiter->commit_failed(error);
+  for (const PendingCommit& c : later.commits)
+    c.waiter->commit_failed(error);
 }
 
 }  // namespace starhold::data

@@ -38,19 +38,23 @@ struct Record {
 using RecordPtr = std::shared_ptr<const Record>;
 
 inline void store_u64le(char* p, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    p[i] = static_cast<char>(v >> (8 * i));
 }
 inline std::uint64_t load_u64le(const char* p) {
   std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 inline void store_u32le(char* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+  for (int i = 0; i < 4; ++i)
+    p[i] = static_cast<char>(v >> (8 * i));
 }
 inline std::uint32_t load_u32le(const char* p) {
   std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -70,14 +74,16 @@ inline RecordPtr parse_record(std::string value) {
 struct IdKey {
   char bytes[8];
   explicit IdKey(std::uint64_t id) {
-    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(id >> (8 * (7 - i)));
+    for (int i = 0; i < 8; ++i)
+      bytes[i] = static_cast<char>(id >> (8 * (7 - i)));
   }
   std::string_view view() const noexcept { return std::string_view(bytes, 8); }
 };
 
 inline std::uint64_t parse_id_key(std::string_view k) {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < k.size() && i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(k[i]);
+  for (std::size_t i = 0; i < k.size() && i < 8; ++i)
+    v = (v << 8) | static_cast<unsigned char>(k[i]);
   return v;
 }
 

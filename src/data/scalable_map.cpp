@@ -18,7 +18,9 @@ unsigned child_index(std::uint64_t hash, std::uint32_t depth) {
   return static_cast<unsigned>((hash << depth) >> (64 - kFanBits));
 }
 
-bool is_leaf(const MapNode& n) { return n.children.empty(); }
+bool is_leaf(const MapNode& n) {
+  return n.children.empty();
+}
 
 Ref<MapNode> make_node(Transaction& tx, std::uint32_t depth, unsigned levels) {
   auto& node = tx.create<MapNode>();
@@ -35,7 +37,8 @@ Ref<MapNode> make_node(Transaction& tx, std::uint32_t depth, unsigned levels) {
 // The leaf that holds (or would hold) hash.
 MapNode& leaf_for(Transaction& tx, Ref<MapNode> root, std::uint64_t hash) {
   MapNode* n = &tx.get(root);
-  while (!is_leaf(*n)) n = &tx.get(n->children[child_index(hash, n->depth)]);
+  while (!is_leaf(*n))
+    n = &tx.get(n->children[child_index(hash, n->depth)]);
   return *n;
 }
 
@@ -129,7 +132,8 @@ std::uint64_t MapOps::hash(std::string_view key) noexcept {
 
 Ref<MapNode> MapOps::create(Transaction& tx, unsigned min_concurrency) {
   unsigned levels = 0;
-  for (unsigned leaves = 1; leaves < min_concurrency && levels < 3; leaves *= kFan) ++levels;
+  for (unsigned leaves = 1; leaves < min_concurrency && levels < 3; leaves *= kFan)
+    ++levels;
   return make_node(tx, 0, levels);
 }
 
@@ -184,7 +188,8 @@ void MapOps::visit(Transaction& tx, Ref<MapNode> root,
 
 void MapOps::destroy(Transaction& tx, Ref<MapNode> root) {
   MapNode& n = tx.get(root);
-  for (auto& child : n.children) destroy(tx, child);
+  for (auto& child : n.children)
+    destroy(tx, child);
   tx.remove(n);
 }
 

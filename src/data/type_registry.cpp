@@ -78,7 +78,8 @@ std::vector<const TypeInfo*> registered_types() {
   std::lock_guard lock(r.mu);
   std::vector<const TypeInfo*> out;
   out.reserve(r.by_hash.size());
-  for (auto& [h, info] : r.by_hash) out.push_back(info);
+  for (auto& [h, info] : r.by_hash)
+    out.push_back(info);
   return out;
 }
 
@@ -108,8 +109,8 @@ std::vector<std::string> field_number_problems() {
           break;
       }
       if (std::find(seen.begin(), seen.end(), number) != seen.end()) {
-        problems.push_back(fmt::format("managed type '{}' declares field number {} twice",
-                                       t->name, number));
+        problems.push_back(
+            fmt::format("managed type '{}' declares field number {} twice", t->name, number));
       }
       seen.push_back(number);
     }

@@ -127,8 +127,8 @@ class VersionedCache {
   struct alignas(64) Shard {
     std::mutex mu;
     std::unordered_map<Key, Slot, Hash> map;  // guarded by mu
-    std::size_t bytes = 0;                     // guarded by mu
-    std::uint64_t evictions = 0;               // guarded by mu
+    std::size_t bytes = 0;                    // guarded by mu
+    std::uint64_t evictions = 0;              // guarded by mu
   };
 
   Shard& shard(const Key& k) {

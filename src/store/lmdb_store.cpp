@@ -50,7 +50,8 @@ class LmdbStore final : public Store {
   explicit LmdbStore(const LmdbOptions& o) : options_(o), map_bytes_(o.initial_map_bytes) {
     std::error_code ec;
     std::filesystem::create_directories(o.path, ec);
-    if (ec) throw StoreError(fmt::format("cannot create store directory '{}': {}", o.path, ec.message()));
+    if (ec)
+      throw StoreError(fmt::format("cannot create store directory '{}': {}", o.path, ec.message()));
     lock_exclusive();
     int rc = mdb_env_create(&env_);
     if (rc != 0) throw_lmdb("env_create", rc);
@@ -75,7 +76,8 @@ class LmdbStore final : public Store {
   }
 
   ~LmdbStore() override {
-    for (MDB_txn* t : idle_readers_) mdb_txn_abort(t);
+    for (MDB_txn* t : idle_readers_)
+      mdb_txn_abort(t);
     mdb_env_close(env_);
     if (lock_fd_ >= 0) ::close(lock_fd_);
   }
@@ -99,7 +101,8 @@ class LmdbStore final : public Store {
     MDB_val k = to_val(after), v;
     // LMDB refuses an empty key; every key is greater than "".
     rc = mdb_cursor_get(cur, &k, &v, after.empty() ? MDB_FIRST : MDB_SET_RANGE);
-    if (rc == 0 && !inclusive && std::string_view(static_cast<const char*>(k.mv_data), k.mv_size) == after) {
+    if (rc == 0 && !inclusive &&
+        std::string_view(static_cast<const char*>(k.mv_data), k.mv_size) == after) {
       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
@@ -239,7 +242,7 @@ class LmdbStore final : public Store {
   MDB_env* env_ = nullptr;
   MDB_dbi dbi_[kTables] = {};
   int lock_fd_ = -1;
-  std::size_t map_bytes_;   // written by the writer thread under resize_mu_
+  std::size_t map_bytes_;  // written by the writer thread under resize_mu_
   std::uint64_t resizes_ = 0;
   std::shared_mutex resize_mu_;  // shared: a read in progress; exclusive: map resize
   std::mutex pool_mu_;

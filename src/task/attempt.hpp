@@ -37,9 +37,9 @@ struct Arm {
 struct Task final : data::CommitWaiter {
   TaskService* service = nullptr;
   std::string name;
-  TaskBody body;                                  // a submitted task
-  std::uint64_t record = 0;                       // a durable scheduled task
-  std::function<void(std::exception_ptr)> done;   // reported outcome, if anyone listens
+  TaskBody body;                                 // a submitted task
+  std::uint64_t record = 0;                      // a durable scheduled task
+  std::function<void(std::exception_ptr)> done;  // reported outcome, if anyone listens
   int attempts = 0;
   int conflicts = 0;
   int timeouts = 0;
@@ -59,15 +59,15 @@ enum class Outcome { committed, conflict, timeout, exception };
 struct Attempt {
   Task* task = nullptr;
   Worker* worker = nullptr;
-  boost::context::fiber fiber;   // the attempt, while it is not running
-  boost::context::fiber caller;  // the worker, while the attempt runs
+  boost::context::fiber fiber;      // the attempt, while it is not running
+  boost::context::fiber caller;     // the worker, while the attempt runs
   std::vector<std::uint64_t> held;  // intent tokens
   bool finished = false;
   Clock::time_point parked_at{};
 
   Outcome outcome = Outcome::committed;
-  std::string error;                // for exception
-  std::uint64_t conflict_id = 0;    // for conflict: the object, or 0 for a name
+  std::string error;              // for exception
+  std::uint64_t conflict_id = 0;  // for conflict: the object, or 0 for a name
   std::string conflict_name;
 
   TxImpl tx;

@@ -8,7 +8,9 @@
 
 namespace starhold::task {
 namespace {
-std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+std::size_t page_size() {
+  return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
 constexpr std::size_t kKeepFree = 64;
 }  // namespace
 
@@ -20,7 +22,8 @@ StackPool::StackPool(std::size_t stack_bytes) {
 }
 
 StackPool::~StackPool() {
-  for (void* base : free_) ::munmap(base, mapped_);
+  for (void* base : free_)
+    ::munmap(base, mapped_);
 }
 
 boost::context::stack_context StackPool::allocate() {
@@ -29,8 +32,8 @@ boost::context::stack_context StackPool::allocate() {
     base = free_.back();
     free_.pop_back();
   } else {
-    base = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                  -1, 0);
+    base = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) throw std::bad_alloc();
     ::mprotect(base, page_size(), PROT_NONE);  // guard page at the low end
   }

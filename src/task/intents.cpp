@@ -49,17 +49,35 @@ void IntentTable::release(Attempt* a, std::vector<std::uint64_t>& held) {
     }
   }
   held.clear();
-  for (std::uint64_t id : cooled) data_.set_hot(id, false);
-  for (Attempt* w : woken) wake_(w);
+  for (std::uint64_t id : cooled)
+    data_.set_hot(id, false);
+  for (Attempt* w : woken)
+    wake_(w);
 }
 
 void IntentTable::conflicted(std::uint64_t id) {
+  std::vector<std::uint64_t> cooled;
   {
     std::lock_guard lock(mu_);
-    Token& t = tokens_[id];
-    t.hot_until = Clock::now() + cool_down_;
+    const auto now = Clock::now();
+    tokens_[id].hot_until = now + cool_down_;
+    // Tokens nobody holds or waits for are otherwise only dropped on release;
+    // sweep those that cooled down so the table stays as small as the contention.
+    if (tokens_.size() > kSweepAbove) {
+      for (auto it = tokens_.begin(); it != tokens_.end();) {
+        const Token& t = it->second;
+        if (t.holder == nullptr && t.waiters.empty() && t.hot_until <= now) {
+          cooled.push_back(it->first);
+          it = tokens_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
   }
   data_.set_hot(id, true);
+  for (std::uint64_t c : cooled)
+    data_.set_hot(c, false);
 }
 
 }  // namespace starhold::task

@@ -65,6 +65,8 @@ class IntentTable {
     Clock::time_point hot_until{};
   };
 
+  static constexpr std::size_t kSweepAbove = 1024;
+
   data::DataService& data_;
   const std::chrono::milliseconds cool_down_;
   const Wake wake_;

@@ -23,6 +23,19 @@ std::string describe_conflict(const Attempt& a) {
   return "an object it read";
 }
 
+// Reports an outcome to whoever listens. Their callback must not throw; if it
+// does, the error is logged rather than taking down a Starhold thread.
+void notify(Log& log, Task& t, std::exception_ptr outcome) {
+  if (!t.done) return;
+  try {
+    t.done(outcome);
+  } catch (const std::exception& e) {
+    log.error("the completion callback of task '{}' threw: {}", t.name, e.what());
+  } catch (...) {
+    log.error("the completion callback of task '{}' threw", t.name);
+  }
+}
+
 std::string what_of(std::exception_ptr e) {
   try {
     std::rethrow_exception(e);
@@ -35,8 +48,12 @@ std::string what_of(std::exception_ptr e) {
 
 }  // namespace
 
-void Task::committed(data::Version) { service->task_committed(this); }
-void Task::commit_failed(std::exception_ptr error) { service->task_commit_failed(this, error); }
+void Task::committed(data::Version) {
+  service->task_committed(this);
+}
+void Task::commit_failed(std::exception_ptr error) {
+  service->task_commit_failed(this, error);
+}
 
 TaskService::TaskService(const ServerOptions& options, data::DataService& data, Log& log)
     : options_(options),
@@ -44,7 +61,9 @@ TaskService::TaskService(const ServerOptions& options, data::DataService& data, 
       log_(log),
       intents_(data, kHotCoolDown, [this](Attempt* a) { wake(a); }) {}
 
-TaskService::~TaskService() { stop(); }
+TaskService::~TaskService() {
+  stop();
+}
 
 std::int64_t TaskService::wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -57,7 +76,8 @@ void TaskService::handle(std::string name, TaskHandler handler) {
   if (started_) throw UsageError(fmt::format("handler '{}' registered after start()", name));
   if (!handler) throw UsageError(fmt::format("handler '{}' is empty", name));
   auto [it, inserted] = handlers_.try_emplace(name, std::move(handler));
-  if (!inserted) throw UsageError(fmt::format("a task handler named '{}' is already registered", name));
+  if (!inserted)
+    throw UsageError(fmt::format("a task handler named '{}' is already registered", name));
 }
 
 const TaskHandler* TaskService::handler(std::string_view name) const {
@@ -80,8 +100,10 @@ void TaskService::start() {
   started_ = true;
   std::size_t n = options_.workers > 0 ? static_cast<std::size_t>(options_.workers)
                                        : std::max(1u, std::thread::hardware_concurrency());
-  for (std::size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
-  for (auto& w : workers_) threads_.emplace_back([w = w.get()] { w->run(); });
+  for (std::size_t i = 0; i < n; ++i)
+    workers_.push_back(std::make_unique<Worker>(*this, i));
+  for (auto& w : workers_)
+    threads_.emplace_back([w = w.get()] { w->run(); });
   timer_thread_ = std::thread([this] { run_timer(); });
 }
 
@@ -121,7 +143,8 @@ void TaskService::recover() {
         "register them with Server::handle before start()",
         fmt::join(missing, ", ")));
   }
-  for (const Arm& a : arms) arm(a);
+  for (const Arm& a : arms)
+    arm(a);
   if (!arms.empty()) log_.info("re-armed {} stored tasks", arms.size());
 }
 
@@ -130,11 +153,13 @@ void TaskService::stop() {
     std::lock_guard lock(mu_);
     if (!started_ || stopping_) return;
     stopping_ = true;
-    for (auto& w : workers_) w->cv_.notify_one();
+    for (auto& w : workers_)
+      w->cv_.notify_one();
   }
   timer_cv_.notify_all();
   if (timer_thread_.joinable()) timer_thread_.join();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    t.join();
   threads_.clear();
   std::deque<Task*> left;
   {
@@ -145,7 +170,8 @@ void TaskService::stop() {
       timers_.pop();
     }
   }
-  for (Task* t : left) drop(t);
+  for (Task* t : left)
+    drop(t);
 }
 
 void TaskService::submit(std::string name, TaskBody body,
@@ -283,16 +309,18 @@ void TaskService::run_attempt(Attempt& a) {
                  t.attempts);
       if (++t.conflicts > options_.max_conflict_retries) {
         fail(&t, TaskFailed::Cause::conflict,
-             fmt::format("{} conflicts in a row, the last on {}", t.conflicts, describe_conflict(a)));
+             fmt::format("{} conflicts in a row, the last on {}", t.conflicts,
+                         describe_conflict(a)));
       } else {
         retry(&t, backoff(t.conflicts));
       }
       break;
     case Outcome::timeout:
       counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
-      log_.warn("task '{}' exceeded its time limit of {} ms (attempt {}); its changes were "
-                "discarded",
-                t.name, options_.task_time_limit.count(), t.attempts);
+      log_.warn(
+          "task '{}' exceeded its time limit of {} ms (attempt {}); its changes were "
+          "discarded",
+          t.name, options_.task_time_limit.count(), t.attempts);
       if (++t.timeouts > options_.max_timeout_retries) {
         fail(&t, TaskFailed::Cause::timeout,
              fmt::format("exceeded its time limit of {} ms in {} attempts",
@@ -335,7 +363,7 @@ void TaskService::fail(Task* t, TaskFailed::Cause cause, const std::string& deta
   TaskFailed error(t->name, cause, detail);
   log_.error("{}{}", error.what(),
              t->record != 0 ? "; the scheduled task is dropped" : "; its changes were discarded");
-  if (t->done) t->done(std::make_exception_ptr(error));
+  notify(log_, *t, std::make_exception_ptr(error));
   if (t->record != 0) {
     armed_.fetch_sub(1, std::memory_order_relaxed);
     // Drop the durable task in a transaction of its own: a one-shot record is
@@ -344,7 +372,9 @@ void TaskService::fail(Task* t, TaskFailed::Cause cause, const std::string& deta
     cleanup->service = this;
     cleanup->name = "starhold.retire(" + t->name + ")";
     const std::uint64_t record = t->record;
-    cleanup->body = [record](Transaction& tx) { static_cast<TxImpl&>(tx).retire_scheduled(record); };
+    cleanup->body = [record](Transaction& tx) {
+      static_cast<TxImpl&>(tx).retire_scheduled(record);
+    };
     enqueue(cleanup);
   }
   delete t;
@@ -355,10 +385,9 @@ void TaskService::drop(Task* t) {
     armed_.fetch_sub(1, std::memory_order_relaxed);  // stays stored; runs after restart
   } else {
     counters_.failed.fetch_add(1, std::memory_order_relaxed);
-    if (t->done) {
-      t->done(std::make_exception_ptr(TaskFailed(t->name, TaskFailed::Cause::shutdown,
-                                                 "the server stopped before it committed")));
-    }
+    notify(log_, *t,
+           std::make_exception_ptr(TaskFailed(t->name, TaskFailed::Cause::shutdown,
+                                              "the server stopped before it committed")));
   }
   delete t;
 }
@@ -367,11 +396,11 @@ void TaskService::drop(Task* t) {
 
 void TaskService::task_committed(Task* t) {
   counters_.committed.fetch_add(1, std::memory_order_relaxed);
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
-                                                                        t->commit_started)
-                      .count();
-  const std::size_t bucket =
-      std::min<std::size_t>(Histogram::kBuckets - 1, std::bit_width(static_cast<std::uint64_t>(us)));
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t->commit_started)
+          .count();
+  const std::size_t bucket = std::min<std::size_t>(Histogram::kBuckets - 1,
+                                                   std::bit_width(static_cast<std::uint64_t>(us)));
   counters_.commit_latency[bucket].fetch_add(1, std::memory_order_relaxed);
   for (auto& hook : t->hooks) {
     try {
@@ -382,9 +411,10 @@ void TaskService::task_committed(Task* t) {
       log_.error("an on_commit hook of task '{}' threw", t->name);
     }
   }
-  for (const Arm& a : t->arms) arm(a);
+  for (const Arm& a : t->arms)
+    arm(a);
   if (t->record != 0) armed_.fetch_sub(1, std::memory_order_relaxed);
-  if (t->done) t->done(nullptr);
+  notify(log_, *t, nullptr);
   delete t;
 }
 
@@ -392,15 +422,14 @@ void TaskService::task_commit_failed(Task* t, std::exception_ptr error) {
   counters_.storage.fetch_add(1, std::memory_order_relaxed);
   counters_.failed.fetch_add(1, std::memory_order_relaxed);
   const std::string detail = what_of(error);
-  if (t->done) {
-    t->done(std::make_exception_ptr(TaskFailed(t->name, TaskFailed::Cause::storage, detail)));
-  }
+  notify(log_, *t,
+         std::make_exception_ptr(TaskFailed(t->name, TaskFailed::Cause::storage, detail)));
   if (t->record != 0) {
     // Its record is still stored (the run's changes were not): run it again later.
     armed_.fetch_sub(1, std::memory_order_relaxed);
     arm(Arm{t->record, t->name,
-            wall_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(kStorageRetryDelay)
-                            .count()});
+            wall_ms() +
+                std::chrono::duration_cast<std::chrono::milliseconds>(kStorageRetryDelay).count()});
   }
   delete t;
 }

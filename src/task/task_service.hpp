@@ -112,7 +112,7 @@ class TaskService {
     bool operator>(const Timed& o) const noexcept { return due > o.due; }
   };
 
-  void enqueue(Task* t);                          // ready now
+  void enqueue(Task* t);  // ready now
   void enqueue_at(Task* t, Clock::time_point due);
   void arm(const Arm& a);
   void wake(Attempt* a);

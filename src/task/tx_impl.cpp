@@ -16,7 +16,9 @@ using data::Version;
 TxImpl::TxImpl(TaskService& service, Attempt& attempt)
     : service_(service), data_(service.data()), attempt_(attempt) {}
 
-TxImpl::~TxImpl() { end(); }
+TxImpl::~TxImpl() {
+  end();
+}
 
 void TxImpl::begin(Task& task) {
   task_ = &task;
@@ -41,7 +43,9 @@ void TxImpl::end() noexcept {
 std::string_view TxImpl::task_name() const noexcept {
   return task_ != nullptr ? std::string_view(task_->name) : std::string_view();
 }
-int TxImpl::attempt() const noexcept { return task_ != nullptr ? task_->attempts : 0; }
+int TxImpl::attempt() const noexcept {
+  return task_ != nullptr ? task_->attempts : 0;
+}
 
 // ---- Liveness and consistency ------------------------------------------
 
@@ -144,7 +148,8 @@ void TxImpl::take_intent(std::uint64_t id, bool for_update, bool hot) {
 void TxImpl::take_intents(std::vector<std::uint64_t> ids) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  for (std::uint64_t id : ids) take_intent(id, true, false);
+  for (std::uint64_t id : ids)
+    take_intent(id, true, false);
 }
 
 TxImpl::Loaded& TxImpl::load_loaded(std::uint64_t id, std::string_view expected_type,
@@ -179,7 +184,8 @@ TxImpl::Loaded& TxImpl::load_loaded(std::uint64_t id, std::string_view expected_
                             for_update ? State::update : State::read});
   if (objects_.size() > kLinear) {
     if (object_index_.empty()) {
-      for (std::size_t i = 0; i < objects_.size(); ++i) object_index_[objects_[i].id] = i;
+      for (std::size_t i = 0; i < objects_.size(); ++i)
+        object_index_[objects_[i].id] = i;
     } else {
       object_index_[id] = objects_.size() - 1;
     }
@@ -210,7 +216,8 @@ void TxImpl::adopt(std::unique_ptr<ManagedObject> obj) {
   objects_.push_back(Loaded{id, 0, nullptr, std::move(obj), State::created});
   if (objects_.size() > kLinear) {
     if (object_index_.empty()) {
-      for (std::size_t i = 0; i < objects_.size(); ++i) object_index_[objects_[i].id] = i;
+      for (std::size_t i = 0; i < objects_.size(); ++i)
+        object_index_[objects_[i].id] = i;
     } else {
       object_index_[id] = objects_.size() - 1;
     }
@@ -295,7 +302,8 @@ std::optional<std::string> TxImpl::next_name(std::string_view after) {
   for (;;) {
     std::optional<std::string> committed = data_.next_bound_name(cursor);
     auto local = names_.upper_bound(cursor);
-    while (local != names_.end() && !local->second.written) ++local;
+    while (local != names_.end() && !local->second.written)
+      ++local;
     if (local != names_.end() && (!committed || local->first <= *committed)) {
       if (local->second.target != 0) return local->first;
       cursor = local->first;  // unbound by this task
@@ -309,14 +317,15 @@ std::optional<std::string> TxImpl::next_name(std::string_view after) {
 // ---- Tasks ---------------------------------------------------------------
 
 TaskHandle TxImpl::schedule_task(std::string_view handler, std::string payload,
-                                 std::chrono::milliseconds delay, std::chrono::milliseconds period) {
+                                 std::chrono::milliseconds delay,
+                                 std::chrono::milliseconds period) {
   check_live();
   if (service_.handler(handler) == nullptr) {
     throw UsageError(fmt::format("schedule: no task handler is registered as '{}'", handler));
   }
   const std::int64_t due = TaskService::wall_ms() + std::max<std::int64_t>(0, delay.count());
-  auto& rec = create<detail::ScheduledTask>(std::string(handler), std::move(payload), due,
-                                            period.count());
+  auto& rec =
+      create<detail::ScheduledTask>(std::string(handler), std::move(payload), due, period.count());
   index_writes_.push_back({rec.id().value, true});
   schedule_arm(rec.id().value, rec.handler, due);
   return TaskHandle{rec.id()};

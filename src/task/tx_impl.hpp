@@ -132,7 +132,8 @@ class TxImpl final : public Transaction {
 
   std::uint64_t id_next_ = 0;
   std::uint64_t id_end_ = 0;
-  std::vector<std::pair<std::uint32_t, const TypeInfo*>> types_;  // hash -> type, this worker's memo
+  std::vector<std::pair<std::uint32_t, const TypeInfo*>>
+      types_;  // hash -> type, this worker's memo
   std::string scratch_;
   data::CommitRequest request_;
 

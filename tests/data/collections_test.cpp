@@ -29,7 +29,9 @@ struct World final : starhold::Managed<World> {
   }
 };
 
-std::string key(int i) { return "player-" + std::to_string(i); }
+std::string key(int i) {
+  return "player-" + std::to_string(i);
+}
 
 constexpr int kCount = 3000;
 constexpr int kThreads = 8, kEach = 300;
@@ -139,7 +141,8 @@ TEST_CASE("concurrent inserts and erases of distinct keys rarely conflict") {
       }
     });
   }
-  for (auto& c : clients) c.join();
+  for (auto& c : clients)
+    c.join();
   CHECK(failed.load() == 0);
   test::run(server, [](starhold::Transaction& tx) {
     auto& w = tx.lookup<World>("world");

@@ -38,7 +38,8 @@ int submit_from_threads(starhold::Server& server, int threads, int count,
     clients.emplace_back([&, t] {
       std::vector<std::future<void>> pending;
       pending.reserve(static_cast<std::size_t>(count));
-      for (int i = 0; i < count; ++i) pending.push_back(server.submit("work", make(t, i)));
+      for (int i = 0; i < count; ++i)
+        pending.push_back(server.submit("work", make(t, i)));
       for (auto& f : pending) {
         try {
           f.get();
@@ -48,7 +49,8 @@ int submit_from_threads(starhold::Server& server, int threads, int count,
       }
     });
   }
-  for (auto& c : clients) c.join();
+  for (auto& c : clients)
+    c.join();
   return failed.load();
 }
 
@@ -81,9 +83,8 @@ TEST_CASE("concurrent increments lose no update") {
     };
   });
   CHECK(failed == 0);
-  test::run(server, [&](starhold::Transaction& tx) {
-    CHECK(tx.get(counter).value == kThreads * kEach);
-  });
+  test::run(server,
+            [&](starhold::Transaction& tx) { CHECK(tx.get(counter).value == kThreads * kEach); });
   auto m = server.metrics();
   INFO("attempts " << m.attempts_started << ", conflicts " << m.aborts_conflict);
   CHECK(m.tasks_committed >= static_cast<std::uint64_t>(kThreads * kEach));
@@ -194,9 +195,8 @@ TEST_CASE("a hot object updated by every task does not cause an abort storm") {
     };
   });
   CHECK(failed == 0);
-  test::run(server, [&](starhold::Transaction& tx) {
-    CHECK(tx.get(clock).value == kThreads * kEach);
-  });
+  test::run(server,
+            [&](starhold::Transaction& tx) { CHECK(tx.get(clock).value == kThreads * kEach); });
   auto m = server.metrics();
   INFO("attempts " << m.attempts_started << ", conflicts " << m.aborts_conflict << ", hot waits "
                    << m.hot_waits);

@@ -53,7 +53,8 @@ TEST_CASE("after kill -9, every reported commit is present and nothing half-done
     std::int64_t total = 0;
     for (int i = 0; i < bank::kAccounts; ++i) {
       const std::int64_t balance = tx.get(b.accounts[static_cast<std::size_t>(i)]).balance;
-      CHECK(balance == expected[static_cast<std::size_t>(i)]);  // every receipt's transfer applied, once
+      CHECK(balance ==
+            expected[static_cast<std::size_t>(i)]);  // every receipt's transfer applied, once
       CHECK(balance >= 0);
       total += balance;
     }

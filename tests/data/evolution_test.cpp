@@ -23,7 +23,8 @@ struct Player final : starhold::Managed<Player> {
 std::string run_helper(const std::string& command, const std::string& dir) {
   test::Child child({test::helper_path(), command, dir});
   std::string out;
-  while (auto line = child.read_line(std::chrono::seconds(30))) out += *line;
+  while (auto line = child.read_line(std::chrono::seconds(30)))
+    out += *line;
   REQUIRE(child.wait() == 0);
   return out;
 }
@@ -65,7 +66,8 @@ struct Sword final : starhold::Managed<Sword> {
 
 std::string id_key(std::uint64_t id) {
   std::string k(8, '\0');
-  for (int i = 0; i < 8; ++i) k[static_cast<std::size_t>(i)] = static_cast<char>(id >> (8 * (7 - i)));
+  for (int i = 0; i < 8; ++i)
+    k[static_cast<std::size_t>(i)] = static_cast<char>(id >> (8 * (7 - i)));
   return k;
 }
 }  // namespace
@@ -92,7 +94,8 @@ TEST_CASE("a corrupted record raises DecodeError naming the object and its type"
     std::string value;
     REQUIRE(store->get(starhold::Table::objects, id_key(sword.id().value), value));
     REQUIRE(value.size() > 14);
-    std::string broken = value.substr(0, 12) + "\x12\xff\x01";  // field 2 as bytes, length past the end
+    std::string broken =
+        value.substr(0, 12) + "\x12\xff\x01";  // field 2 as bytes, length past the end
     std::string cut = "\x01\x02\x03";
     const std::string k1 = id_key(sword.id().value), k2 = id_key(other.id().value);
     std::vector<starhold::StoreWrite> writes{{starhold::Table::objects, k1, &broken},
@@ -108,7 +111,8 @@ TEST_CASE("a corrupted record raises DecodeError naming the object and its type"
     } catch (const starhold::DecodeError& e) {
       CHECK(e.id() == sword.id().value);
       CHECK(e.type() == "test.Sword");
-      CHECK(std::string(e.what()).find("#" + std::to_string(sword.id().value)) != std::string::npos);
+      CHECK(std::string(e.what()).find("#" + std::to_string(sword.id().value)) !=
+            std::string::npos);
     }
     CHECK_THROWS_WITH(tx.get(other), Catch::Contains("header") &&
                                          Catch::Contains(std::to_string(other.id().value)));

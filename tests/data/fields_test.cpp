@@ -197,9 +197,9 @@ TEST_CASE("an old record reads into a newer schema with defaults for added field
 TEST_CASE("a field whose kind changed is reported with its number") {
   PlayerV1 old{"ana", 12, ""};
   std::string bytes = encode(old);
-  CHECK_THROWS_WITH(decode<PlayerV3>(bytes),
-                    Catch::Contains("field 2") && Catch::Contains("varint") &&
-                        Catch::Contains("bytes"));
+  CHECK_THROWS_WITH(decode<PlayerV3>(bytes), Catch::Contains("field 2") &&
+                                                 Catch::Contains("varint") &&
+                                                 Catch::Contains("bytes"));
 }
 
 TEST_CASE("corrupted bytes give a FieldError, never a crash") {
@@ -212,10 +212,11 @@ TEST_CASE("corrupted bytes give a FieldError, never a crash") {
     } catch (const FieldError&) {
     }
   }
-  CHECK_THROWS_AS(decode<PlayerV2>(std::string("\x0a\x7f", 2)), FieldError);       // length past end
-  CHECK_THROWS_AS(decode<PlayerV2>(std::string("\x0f", 1)), FieldError);           // invalid kind 7
-  CHECK_THROWS_AS(decode<PlayerV2>(std::string("\x10\xff\xff\xff", 4)), FieldError);  // truncated varint
-  CHECK_THROWS_AS(decode<PlayerV2>(std::string("\x00\x01", 2)), FieldError);       // field number 0
+  CHECK_THROWS_AS(decode<PlayerV2>(std::string("\x0a\x7f", 2)), FieldError);  // length past end
+  CHECK_THROWS_AS(decode<PlayerV2>(std::string("\x0f", 1)), FieldError);      // invalid kind 7
+  CHECK_THROWS_AS(decode<PlayerV2>(std::string("\x10\xff\xff\xff", 4)),
+                  FieldError);                                                // truncated varint
+  CHECK_THROWS_AS(decode<PlayerV2>(std::string("\x00\x01", 2)), FieldError);  // field number 0
 }
 
 namespace {

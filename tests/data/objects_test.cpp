@@ -142,9 +142,7 @@ TEST_CASE("missing names, wrong types and removed objects give clear errors") {
     CHECK(tx.unbind("item"));
     CHECK_FALSE(tx.unbind("item"));
   });
-  test::run(server, [&](starhold::Transaction& tx) {
-    CHECK(tx.find<Item>("item") == nullptr);
-  });
+  test::run(server, [&](starhold::Transaction& tx) { CHECK(tx.find<Item>("item") == nullptr); });
 }
 
 TEST_CASE("next_bound_name visits names in order, including this task's own changes") {
@@ -154,7 +152,8 @@ TEST_CASE("next_bound_name visits names in order, including this task's own chan
   server.start();
   test::run(server, [&](starhold::Transaction& tx) {
     auto& item = tx.create<Item>("x", 0);
-    for (const char* n : {"player.carol", "player.alice", "zone.1", "player.bob"}) tx.bind(n, item);
+    for (const char* n : {"player.carol", "player.alice", "zone.1", "player.bob"})
+      tx.bind(n, item);
   });
   auto names_after = [&](starhold::Transaction& tx, std::string from) {
     std::vector<std::string> out;

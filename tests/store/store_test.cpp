@@ -63,12 +63,14 @@ TEST_CASE("the store grows past its initial map without failing a commit") {
       tx.bind("blob." + std::to_string(i), b);
     }));
   }
-  for (auto& f : writes) CHECK_NOTHROW(f.get());
+  for (auto& f : writes)
+    CHECK_NOTHROW(f.get());
   auto m = server.metrics();
   CHECK(m.store_resizes >= 3);
   CHECK(m.store_bytes > (std::size_t{7} << 20));
   test::run(server, [](starhold::Transaction& tx) {
-    CHECK(tx.lookup<Blob>("blob.399").bytes == std::string(20000, static_cast<char>('a' + 399 % 26)));
+    CHECK(tx.lookup<Blob>("blob.399").bytes ==
+          std::string(20000, static_cast<char>('a' + 399 % 26)));
   });
 }
 
@@ -100,7 +102,8 @@ TEST_CASE("at its size limit the store fails writes clearly and reads go on") {
   REQUIRE(committed.size() > 10);
   // Every reported commit is still readable.
   test::run(server, [&](starhold::Transaction& tx) {
-    for (int i : committed) CHECK(tx.lookup<Blob>("blob." + std::to_string(i)).bytes.size() == 20000);
+    for (int i : committed)
+      CHECK(tx.lookup<Blob>("blob." + std::to_string(i)).bytes.size() == 20000);
   });
   CHECK(log.count({"size limit"}) >= 1);
 }
@@ -182,7 +185,8 @@ TEST_CASE("tasks that read a failed commit's writes fail with it") {
   }
   // Nothing that failed is in the text.
   std::size_t marks = 0;
-  for (char c : text) marks += c == '<' ? 1 : 0;
+  for (char c : text)
+    marks += c == '<' ? 1 : 0;
   CHECK(marks == count);
 }
 
@@ -196,7 +200,8 @@ TEST_CASE("a store written by another format version is refused") {
   }
   test::LogCapture log;
   CHECK_THROWS_AS(starhold::Server(test::options_for(dir.path(), log)), starhold::StoreFormatError);
-  CHECK_THROWS_WITH(starhold::Server(test::options_for(dir.path(), log)), Catch::Contains("format 99"));
+  CHECK_THROWS_WITH(starhold::Server(test::options_for(dir.path(), log)),
+                    Catch::Contains("format 99"));
 }
 
 TEST_CASE("a store cannot be opened by two servers at once") {

@@ -53,7 +53,9 @@ struct Bank final : starhold::Managed<Bank> {
   }
 };
 
-inline std::string receipt_name(std::uint64_t id) { return fmt::format("receipt.{:012}", id); }
+inline std::string receipt_name(std::uint64_t id) {
+  return fmt::format("receipt.{:012}", id);
+}
 
 inline void register_handlers(starhold::Server& server) {
   server.handle("mark", [](starhold::Transaction& tx, std::string_view payload) {
@@ -66,20 +68,24 @@ inline void register_handlers(starhold::Server& server) {
 
 // Creates the bank once, with durable tasks due a little later.
 inline void setup(starhold::Server& server) {
-  server.submit("setup", [](starhold::Transaction& tx) {
-    if (tx.find<Bank>("bank") != nullptr) return;
-    auto& b = tx.create<Bank>();
-    for (int i = 0; i < kAccounts; ++i) {
-      auto& a = tx.create<Account>();
-      a.balance = kInitial;
-      b.accounts.push_back(a);
-    }
-    tx.bind("bank", b);
-    for (int i = 0; i < kMarks; ++i) {
-      tx.schedule("mark", std::to_string(i), std::chrono::milliseconds(1500));
-    }
-    tx.schedule_periodic("beat", "", std::chrono::milliseconds(100), std::chrono::milliseconds(100));
-  }).get();
+  server
+      .submit("setup",
+              [](starhold::Transaction& tx) {
+                if (tx.find<Bank>("bank") != nullptr) return;
+                auto& b = tx.create<Bank>();
+                for (int i = 0; i < kAccounts; ++i) {
+                  auto& a = tx.create<Account>();
+                  a.balance = kInitial;
+                  b.accounts.push_back(a);
+                }
+                tx.bind("bank", b);
+                for (int i = 0; i < kMarks; ++i) {
+                  tx.schedule("mark", std::to_string(i), std::chrono::milliseconds(1500));
+                }
+                tx.schedule_periodic("beat", "", std::chrono::milliseconds(100),
+                                     std::chrono::milliseconds(100));
+              })
+      .get();
 }
 
 inline void transfer(starhold::Transaction& tx, std::uint64_t id, int from, int to,

@@ -81,31 +81,38 @@ int transfers(const char* dir) {
       }
     });
   }
-  for (auto& t : clients) t.join();
+  for (auto& t : clients)
+    t.join();
   return 0;
 }
 
 int write_v1(const char* dir) {
   starhold::Server server(options(dir));
   server.start();
-  server.submit("write", [](starhold::Transaction& tx) {
-    auto& p = tx.create<PlayerV1>();
-    p.name = "ana";
-    p.level = 12;
-    p.motto = "carpe diem";
-    tx.bind("player", p);
-  }).get();
+  server
+      .submit("write",
+              [](starhold::Transaction& tx) {
+                auto& p = tx.create<PlayerV1>();
+                p.name = "ana";
+                p.level = 12;
+                p.motto = "carpe diem";
+                tx.bind("player", p);
+              })
+      .get();
   return 0;
 }
 
 int read_v1(const char* dir) {
   starhold::Server server(options(dir));
   server.start();
-  server.submit("read", [](starhold::Transaction& tx) {
-    auto& p = tx.lookup<PlayerV1>("player");
-    const std::string line = p.name + "|" + std::to_string(p.level) + "|" + p.motto;
-    tx.on_commit([line] { say(line); });
-  }).get();
+  server
+      .submit("read",
+              [](starhold::Transaction& tx) {
+                auto& p = tx.lookup<PlayerV1>("player");
+                const std::string line = p.name + "|" + std::to_string(p.level) + "|" + p.motto;
+                tx.on_commit([line] { say(line); });
+              })
+      .get();
   return 0;
 }
 

@@ -35,7 +35,8 @@ std::size_t LogCapture::count(std::initializer_list<std::string_view> fragments)
   std::size_t n = 0;
   for (const auto& line : lines_) {
     bool all = true;
-    for (auto f : fragments) all = all && line.find(f) != std::string::npos;
+    for (auto f : fragments)
+      all = all && line.find(f) != std::string::npos;
     n += all ? 1 : 0;
   }
   return n;
@@ -82,7 +83,8 @@ Child::Child(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   int rc = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -111,7 +113,8 @@ std::optional<std::string> Child::read_line(std::chrono::milliseconds timeout) {
       buffer_.erase(0, nl + 1);
       return line;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::nullopt;
     pollfd p{out_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -136,6 +139,8 @@ int Child::wait() {
   return -1;
 }
 
-std::string helper_path() { return STARHOLD_TEST_HELPER; }
+std::string helper_path() {
+  return STARHOLD_TEST_HELPER;
+}
 
 }  // namespace test

@@ -122,7 +122,9 @@ TEST_CASE("a task that keeps conflicting fails after the configured retries") {
     ++attempts;
     (void)tx.lookup<Note>("flag");
     tx.get(note).text = "victim";
-    server.submit("intruder", [&](starhold::Transaction& tx2) { tx2.bind("flag", tx2.create<Note>()); })
+    server
+        .submit("intruder",
+                [&](starhold::Transaction& tx2) { tx2.bind("flag", tx2.create<Note>()); })
         .get();
   });
   try {

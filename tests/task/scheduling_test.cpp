@@ -50,9 +50,9 @@ TEST_CASE("a delayed task runs once, after its delay, with its payload") {
     tx.on_commit([] {});
   });
   REQUIRE(test::wait_until([&] { return tally(server).size() == 2; }));
-  ran_after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - t0)
-                     .count();
+  ran_after_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   auto runs = tally(server);
   CHECK(runs["a"] == 1);
@@ -74,9 +74,10 @@ TEST_CASE("a periodic task repeats without overlapping and stops when cancelled"
   });
   server.start();
   make_tally(server);
-  starhold::TaskHandle handle =
-      server.schedule_periodic("tick", "t", std::chrono::milliseconds(0), std::chrono::milliseconds(1))
-          .get();
+  starhold::TaskHandle handle = server
+                                    .schedule_periodic("tick", "t", std::chrono::milliseconds(0),
+                                                       std::chrono::milliseconds(1))
+                                    .get();
   REQUIRE(test::wait_until([&] { return tally(server)["t"] >= 10; }));
   bool cancelled = false;
   test::run(server, [&](starhold::Transaction& tx) { cancelled = tx.cancel(handle); });
@@ -99,7 +100,8 @@ TEST_CASE("scheduled tasks survive a restart and run exactly once") {
     server.start();
     make_tally(server);
     test::run(server, [](starhold::Transaction& tx) {
-      for (int i = 0; i < 5; ++i) tx.schedule("count", "once", std::chrono::milliseconds(300));
+      for (int i = 0; i < 5; ++i)
+        tx.schedule("count", "once", std::chrono::milliseconds(300));
       tx.schedule_periodic("count", "periodic", std::chrono::milliseconds(300),
                            std::chrono::milliseconds(50));
     });

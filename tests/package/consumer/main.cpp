@@ -19,14 +19,17 @@ int main(int argc, char** argv) {
   starhold::Server server(options);
   server.start();
   int count = 0;
-  server.submit("visit", [&](starhold::Transaction& tx) {
-    auto* v = tx.find<Visit>("visits");
-    if (v == nullptr) {
-      v = &tx.create<Visit>();
-      tx.bind("visits", *v);
-    }
-    count = ++v->count;
-  }).get();
+  server
+      .submit("visit",
+              [&](starhold::Transaction& tx) {
+                auto* v = tx.find<Visit>("visits");
+                if (v == nullptr) {
+                  v = &tx.create<Visit>();
+                  tx.bind("visits", *v);
+                }
+                count = ++v->count;
+              })
+      .get();
   std::printf("visits: %d\n", count);
   return count == 1 ? 0 : 1;
 }
