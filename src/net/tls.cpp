@@ -1,0 +1,265 @@
+#include "net/tls.hpp"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+namespace starhold::net {
+namespace {
+
+std::string openssl_reason() {
+  unsigned long e = ERR_get_error();
+  if (e == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+class TlsCategory final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "starhold.tls"; }
+  std::string message(int ev) const override {
+    char buf[256];
+    ERR_error_string_n(static_cast<unsigned long>(ev), buf, sizeof buf);
+    return buf;
+  }
+};
+
+constexpr long kModes =
+    SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
+
+}  // namespace
+
+const boost::system::error_category& tls_category() {
+  static const TlsCategory category;
+  return category;
+}
+
+// ---- TlsContext ------------------------------------------------------------
+
+std::shared_ptr<TlsContext> TlsContext::server(const std::string& cert_file,
+                                               const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) throw std::runtime_error("SSL_CTX_new failed: " + openssl_reason());
+  std::shared_ptr<TlsContext> c(new TlsContext(ctx, false));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, kModes);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    throw std::runtime_error(
+        fmt::format("cannot use TLS certificate '{}': {}", cert_file, openssl_reason()));
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw std::runtime_error(fmt::format("cannot use TLS key '{}': {}", key_file, openssl_reason()));
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    throw std::runtime_error(fmt::format("TLS key '{}' does not match certificate '{}'", key_file,
+                                         cert_file));
+  }
+  return c;
+}
+
+std::shared_ptr<TlsContext> TlsContext::client(const std::string& ca_file, bool verify) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) throw std::runtime_error("SSL_CTX_new failed: " + openssl_reason());
+  std::shared_ptr<TlsContext> c(new TlsContext(ctx, verify));
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, kModes);
+  if (verify) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    const int ok = ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
+                                   : SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+    if (ok != 1) {
+      throw std::runtime_error(
+          fmt::format("cannot load TLS trust anchors '{}': {}", ca_file, openssl_reason()));
+    }
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  return c;
+}
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+// ---- TlsStream -------------------------------------------------------------
+
+TlsStream::TlsStream(boost::asio::ip::tcp::socket socket, const TlsContext& ctx, bool server,
+                     const std::string& host)
+    : socket_(std::move(socket)), ssl_(SSL_new(ctx.native())), server_(server) {
+  if (ssl_ == nullptr) throw std::runtime_error("SSL_new failed: " + openssl_reason());
+  socket_.non_blocking(true);
+  SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));
+  if (!server && !host.empty()) {
+    SSL_set_tlsext_host_name(ssl_, host.c_str());
+    if (ctx.verifies()) SSL_set1_host(ssl_, host.c_str());
+  }
+}
+
+TlsStream::~TlsStream() { SSL_free(ssl_); }
+
+TlsStream::Want TlsStream::classify(int rc, ErrorCode& ec) {
+  switch (SSL_get_error(ssl_, rc)) {
+    case SSL_ERROR_NONE:
+      return Want::done;
+    case SSL_ERROR_WANT_READ:
+      return Want::read;
+    case SSL_ERROR_WANT_WRITE:
+      return Want::write;
+    case SSL_ERROR_ZERO_RETURN:
+      ec = boost::asio::error::eof;
+      return Want::failed;
+    case SSL_ERROR_SYSCALL: {
+      const unsigned long e = ERR_get_error();
+      ERR_clear_error();
+      if (e != 0) {
+        ec = ErrorCode(static_cast<int>(e), tls_category());
+      } else if (errno != 0) {
+        ec = ErrorCode(errno, boost::system::system_category());
+      } else {
+        ec = boost::asio::error::eof;  // the peer closed without close_notify
+      }
+      return Want::failed;
+    }
+    default: {
+      const unsigned long e = ERR_get_error();
+      ERR_clear_error();
+      ec = ErrorCode(static_cast<int>(e != 0 ? e : 1), tls_category());
+      return Want::failed;
+    }
+  }
+}
+
+void TlsStream::async_handshake(Handler done) { step_handshake(std::move(done)); }
+
+void TlsStream::step_handshake(Handler done) {
+  ERR_clear_error();
+  errno = 0;
+  const int rc = server_ ? SSL_accept(ssl_) : SSL_connect(ssl_);
+  ErrorCode ec;
+  const Want w = rc == 1 ? Want::done : classify(rc, ec);
+  if (w == Want::done || w == Want::failed) {
+    boost::asio::post(socket_.get_executor(), [done = std::move(done), ec] { done(ec); });
+    return;
+  }
+  socket_.async_wait(w == Want::read ? boost::asio::socket_base::wait_read
+                                     : boost::asio::socket_base::wait_write,
+                     [this, done = std::move(done)](ErrorCode e) mutable {
+                       if (e) return done(e);
+                       step_handshake(std::move(done));
+                     });
+}
+
+void TlsStream::async_read_some(char* buf, std::size_t n, ReadHandler done) {
+  step_read(buf, n, std::move(done));
+}
+
+void TlsStream::step_read(char* buf, std::size_t n, ReadHandler done) {
+  ERR_clear_error();
+  errno = 0;
+  const int rc = SSL_read(ssl_, buf, static_cast<int>(n));
+  ErrorCode ec;
+  const Want w = rc > 0 ? Want::done : classify(rc, ec);
+  if (w == Want::done || w == Want::failed) {
+    const std::size_t got = rc > 0 ? static_cast<std::size_t>(rc) : 0;
+    boost::asio::post(socket_.get_executor(), [done = std::move(done), ec, got] { done(ec, got); });
+    return;
+  }
+  socket_.async_wait(w == Want::read ? boost::asio::socket_base::wait_read
+                                     : boost::asio::socket_base::wait_write,
+                     [this, buf, n, done = std::move(done)](ErrorCode e) mutable {
+                       if (e) return done(e, 0);
+                       step_read(buf, n, std::move(done));
+                     });
+}
+
+void TlsStream::async_write(const char* data, std::size_t n, Handler done) {
+  step_write(data, n, std::move(done));
+}
+
+void TlsStream::step_write(const char* data, std::size_t n, Handler done) {
+  while (n > 0) {
+    ERR_clear_error();
+    errno = 0;
+    const int rc = SSL_write(ssl_, data, static_cast<int>(std::min<std::size_t>(n, 1 << 30)));
+    if (rc > 0) {
+      data += rc;
+      n -= static_cast<std::size_t>(rc);
+      continue;
+    }
+    ErrorCode ec;
+    const Want w = classify(rc, ec);
+    if (w == Want::failed) {
+      boost::asio::post(socket_.get_executor(), [done = std::move(done), ec] { done(ec); });
+      return;
+    }
+    socket_.async_wait(w == Want::read ? boost::asio::socket_base::wait_read
+                                       : boost::asio::socket_base::wait_write,
+                       [this, data, n, done = std::move(done)](ErrorCode e) mutable {
+                         if (e) return done(e);
+                         step_write(data, n, std::move(done));
+                       });
+    return;
+  }
+  boost::asio::post(socket_.get_executor(), [done = std::move(done)] { done(ErrorCode()); });
+}
+
+void TlsStream::close() noexcept {
+  if (SSL_is_init_finished(ssl_)) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // best effort; the socket is non-blocking
+    ERR_clear_error();
+  }
+  ErrorCode ignored;
+  socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+// ---- Development certificates ----------------------------------------------
+
+void write_self_signed_certificate(const std::string& cert_file, const std::string& key_file,
+                                   const std::string& common_name) {
+  using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+  using CertPtr = std::unique_ptr<X509, decltype(&X509_free)>;
+  KeyPtr key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+  if (!key) throw std::runtime_error("cannot generate an EC key: " + openssl_reason());
+  CertPtr cert(X509_new(), X509_free);
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), static_cast<long>(std::time(nullptr)));
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3650L * 24 * 3600);
+  X509_set_pubkey(cert.get(), key.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), name);
+  X509V3_CTX v3;
+  X509V3_set_ctx_nodb(&v3);
+  X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
+  const std::string san = "DNS:" + common_name + ",IP:127.0.0.1";
+  if (X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san.c_str())) {
+    X509_add_ext(cert.get(), ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
+    throw std::runtime_error("cannot sign the certificate: " + openssl_reason());
+  }
+  auto write = [](const std::string& path, auto&& emit) {
+    std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(path.c_str(), "w"), std::fclose);
+    if (!f || emit(f.get()) != 1) throw std::runtime_error("cannot write '" + path + "'");
+  };
+  write(key_file, [&](FILE* f) {
+    return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  });
+  write(cert_file, [&](FILE* f) { return PEM_write_X509(f, cert.get()); });
+}
+
+}  // namespace starhold::net

@@ -1,0 +1,93 @@
+// TLS on OpenSSL, driven by Asio readiness waits.
+//
+// TlsStream runs SSL_read/SSL_write directly on the non-blocking socket and
+// lets OpenSSL keep its own buffers, released while a connection is idle
+// (SSL_MODE_RELEASE_BUFFERS). Asio's ssl::stream keeps two 17 KiB buffers per
+// connection for its whole life, which alone would exceed the memory budget
+// of an idle session.
+//
+// A TlsStream belongs to one io_context thread: all its calls and handlers
+// run there. At most one read and one write may be outstanding.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+
+namespace starhold::net {
+
+using ErrorCode = boost::system::error_code;
+
+// An SSL_CTX with Starhold's settings. Shared by every connection of a listener.
+class TlsContext {
+ public:
+  // Server side: certificate chain and private key, PEM files. Throws
+  // std::runtime_error naming the file and OpenSSL's reason.
+  static std::shared_ptr<TlsContext> server(const std::string& cert_file, const std::string& key_file);
+  // Client side: verifies the server against ca_file (PEM) when given,
+  // against the system's store when ca_file is empty and verify is true, and
+  // not at all when verify is false.
+  static std::shared_ptr<TlsContext> client(const std::string& ca_file, bool verify);
+
+  ~TlsContext();
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+
+  SSL_CTX* native() const noexcept { return ctx_; }
+  bool verifies() const noexcept { return verify_; }
+
+ private:
+  TlsContext(SSL_CTX* ctx, bool verify) : ctx_(ctx), verify_(verify) {}
+  SSL_CTX* ctx_;
+  bool verify_;
+};
+
+// The error category for failures reported by OpenSSL.
+const boost::system::error_category& tls_category();
+
+class TlsStream {
+ public:
+  using ReadHandler = std::function<void(ErrorCode, std::size_t)>;
+  using Handler = std::function<void(ErrorCode)>;
+
+  // server: accept a handshake; otherwise connect, checking host's certificate
+  // when the context verifies.
+  TlsStream(boost::asio::ip::tcp::socket socket, const TlsContext& ctx, bool server,
+            const std::string& host = {});
+  ~TlsStream();
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  void async_handshake(Handler done);
+  // Reads at least one byte; eof when the peer closed.
+  void async_read_some(char* buf, std::size_t n, ReadHandler done);
+  // Writes all n bytes; data must stay valid until done runs.
+  void async_write(const char* data, std::size_t n, Handler done);
+  // Sends close_notify if it can without blocking, then closes the socket.
+  void close() noexcept;
+
+  boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+
+ private:
+  enum class Want { done, read, write, failed };
+  Want classify(int rc, ErrorCode& ec);
+  void step_handshake(Handler done);
+  void step_read(char* buf, std::size_t n, ReadHandler done);
+  void step_write(const char* data, std::size_t n, Handler done);
+
+  boost::asio::ip::tcp::socket socket_;
+  SSL* ssl_;
+  bool server_;
+};
+
+// Writes a self-signed certificate and its EC P-256 key (PEM) valid for
+// "localhost" and 127.0.0.1, for development and tests. Throws std::runtime_error.
+void write_self_signed_certificate(const std::string& cert_file, const std::string& key_file,
+                                   const std::string& common_name = "localhost");
+
+}  // namespace starhold::net
