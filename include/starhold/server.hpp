@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "starhold/session.hpp"
 #include "starhold/store.hpp"
 #include "starhold/task.hpp"
 
@@ -58,6 +59,43 @@ struct ServerOptions {
   // It also bounds the commits written in one store transaction.
   std::size_t max_pending_commits = 100000;
 
+  // ---- Network (nothing listens unless a port is set) ----
+  // Ports: -1 off; 0 any free port (see Server::port); otherwise that port.
+  std::string listen_address = "127.0.0.1";
+  int tls_port = -1;        // the protocol over TLS
+  int tcp_port = -1;        // over plain TCP: development, or behind a TLS terminator
+  int websocket_port = -1;  // over WebSocket, for browsers
+  bool websocket_tls = true;
+  std::string tls_certificate;  // PEM certificate chain, for TLS and secure WebSocket
+  std::string tls_private_key;  // PEM key
+  int network_threads = 1;
+  std::uint32_t max_message_bytes = 65536;  // largest frame either way
+  std::size_t max_connections = 10000;
+  std::chrono::milliseconds heartbeat_interval{5000};  // silence for 3 of these: disconnect
+  std::chrono::milliseconds handshake_timeout{10000};  // to complete HELLO and login
+  std::chrono::milliseconds reconnect_grace{30000};    // a lost session waits this long
+  // A session's unhandled messages; past either bound the server stops reading.
+  std::size_t inbound_queue_messages = 256;
+  std::size_t inbound_queue_bytes = std::size_t{1} << 20;
+  // Bytes queued to a client that does not read; past this it is disconnected.
+  std::size_t outbound_buffer_bytes = std::size_t{1} << 20;
+  // Sent messages kept for replay after a reconnect, until acknowledged.
+  std::size_t replay_buffer_bytes = std::size_t{256} << 10;
+  // Counted messages a client may send per second (bursts of twice that);
+  // faster is a flood. 0: no limit.
+  std::uint32_t max_message_rate = 1000;
+  // Failed logins from one address before it is refused for login_lockout.
+  int max_failed_logins = 5;
+  std::chrono::milliseconds login_lockout{60000};
+  // A second login of a live identity: replace the old session, or refuse the new login.
+  enum class DuplicateLogin { replace_old, refuse_new };
+  DuplicateLogin duplicate_login = DuplicateLogin::replace_old;
+  // Default authenticator: create an account at the first login of a new name.
+  bool signup_on_first_login = false;
+  // Default authenticator: scrypt cost, as log2 of N (14: about 16 MiB and
+  // tens of milliseconds a hash). Stored with each hash, so it can change.
+  int password_hash_cost = 14;
+
   // ---- Logging ----
   LogSink log;  // empty: lines go to stderr
   LogLevel log_level = LogLevel::info;
@@ -91,6 +129,18 @@ struct Metrics {
   std::uint64_t store_bytes = 0;
   std::uint64_t scheduled_pending = 0;  // durable tasks waiting to run
   Histogram commit_latency;             // commit request to durable report
+
+  // ---- Network ----
+  std::uint64_t connections_open = 0;
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t sessions_active = 0;
+  std::uint64_t logins_succeeded = 0;
+  std::uint64_t logins_failed = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t messages_received = 0;  // counted frames from clients
+  std::uint64_t messages_sent = 0;      // counted frames to clients
+  // Disconnects by protocol reason code (index = code; 0: network error or close).
+  std::array<std::uint64_t, 32> disconnects{};
 };
 
 namespace detail {
@@ -118,9 +168,23 @@ class Server {
   // called before start(). Throws UsageError on a duplicate name or after start.
   void handle(std::string name, TaskHandler handler);
 
-  // Starts the workers and the commit thread, and re-arms every durable task
-  // left in the store (also those of a run that crashed). Throws UsageError if
-  // a stored task names an unregistered handler.
+  // The game's login and world hooks; required when a port is set. Before start().
+  void set_app_listener(std::shared_ptr<AppListener> app);
+  // Replaces the default authenticator (accounts in the store). Before start().
+  void set_authenticator(std::shared_ptr<Authenticator> authenticator);
+  // Creates or replaces an account of the default authenticator. Thread-safe;
+  // the future is ready when the account is stored.
+  std::future<void> set_password(std::string name, std::string password);
+  // The port a listener is bound to (after start), or 0 if it is off.
+  enum class Listener { tls, tcp, websocket };
+  std::uint16_t port(Listener which) const;
+
+  // Starts the workers and the commit thread, re-arms every durable task left
+  // in the store, ends the sessions a crash left behind (telling their
+  // listeners), runs AppListener::initialize on a new world, then opens the
+  // network listeners. Throws UsageError if a stored task names an
+  // unregistered handler or a port is set without an app listener,
+  // std::runtime_error if a listener cannot be opened.
   void start();
 
   // Stops taking tasks, lets running attempts finish, writes every validated

@@ -1,9 +1,12 @@
 // Everything a game needs: managed objects, transactions, the server.
 #pragma once
 
+#include "starhold/channel.hpp"
+#include "starhold/collections.hpp"
 #include "starhold/data.hpp"
 #include "starhold/errors.hpp"
 #include "starhold/fields.hpp"
 #include "starhold/server.hpp"
+#include "starhold/session.hpp"
 #include "starhold/store.hpp"
 #include "starhold/task.hpp"

@@ -3,8 +3,11 @@
 
 #include <memory>
 
+#include "channel/channel_service.hpp"
 #include "core/log.hpp"
+#include "core/services.hpp"
 #include "data/data_service.hpp"
+#include "session/session_service.hpp"
 #include "starhold/server.hpp"
 #include "task/task_service.hpp"
 
@@ -22,6 +25,9 @@ class Engine {
   std::unique_ptr<Store> store;
   data::DataService data;
   task::TaskService tasks;
+  session::SessionService sessions;
+  channel::ChannelService channels;
+  core::Services services;
 };
 
 }  // namespace starhold::detail

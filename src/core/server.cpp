@@ -51,13 +51,18 @@ Engine::Engine(ServerOptions opts, std::unique_ptr<Store> s)
       log(options.log, options.log_level),
       store(std::move(s)),
       data(*store, data_options(options), log),
-      tasks(options, data, log) {}
-
-Engine::~Engine() {
-  stop();
+      tasks(options, data, log),
+      sessions(options, tasks, log),
+      channels(sessions, log),
+      services{&sessions, &channels} {
+  sessions.set_channels(&channels);
+  tasks.set_services(&services);
 }
 
+Engine::~Engine() { stop(); }
+
 void Engine::stop() {
+  sessions.stop();
   tasks.stop();
   data.stop();
 }
@@ -79,11 +84,26 @@ void Server::start() {
   engine_->data.start();
   try {
     engine_->tasks.start();
+    engine_->sessions.start();
   } catch (...) {
-    engine_->data.stop();
+    engine_->stop();
     throw;
   }
 }
+
+void Server::set_app_listener(std::shared_ptr<AppListener> app) {
+  engine_->sessions.set_app(std::move(app));
+}
+
+void Server::set_authenticator(std::shared_ptr<Authenticator> authenticator) {
+  engine_->sessions.set_authenticator(std::move(authenticator));
+}
+
+std::future<void> Server::set_password(std::string name, std::string password) {
+  return engine_->sessions.set_password(std::move(name), std::move(password));
+}
+
+std::uint16_t Server::port(Listener which) const { return engine_->sessions.port(which); }
 
 void Server::stop() {
   engine_->stop();
@@ -94,16 +114,7 @@ void Server::submit(std::string name, TaskBody body, std::function<void(std::exc
 }
 
 std::future<void> Server::submit(std::string name, TaskBody body) {
-  auto promise = std::make_shared<std::promise<void>>();
-  std::future<void> f = promise->get_future();
-  submit(std::move(name), std::move(body), [promise](std::exception_ptr e) {
-    if (e) {
-      promise->set_exception(e);
-    } else {
-      promise->set_value();
-    }
-  });
-  return f;
+  return engine_->tasks.submit_future(std::move(name), std::move(body));
 }
 
 namespace {
@@ -176,6 +187,16 @@ Metrics Server::metrics() const {
     m.commit_latency.buckets[i] = c.commit_latency[i].load();
     m.commit_latency.count += m.commit_latency.buckets[i];
   }
+  auto& n = engine_->sessions.counters();
+  m.connections_open = n.open.load();
+  m.connections_accepted = n.accepted.load();
+  m.sessions_active = engine_->sessions.active();
+  m.logins_succeeded = n.logins_ok.load();
+  m.logins_failed = n.logins_failed.load();
+  m.reconnects = n.reconnects.load();
+  m.messages_received = n.received.load();
+  m.messages_sent = n.sent.load();
+  for (std::size_t i = 0; i < m.disconnects.size(); ++i) m.disconnects[i] = n.disconnects[i].load();
   return m;
 }
 

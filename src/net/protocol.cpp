@@ -96,7 +96,7 @@ FrameWriter& FrameWriter::rest(std::string_view b) {
   return *this;
 }
 
-std::string FrameWriter::finish() && {
+std::string FrameWriter::finish() {
   const auto n = static_cast<std::uint32_t>(out_.size() - kLengthBytes);
   for (int i = 0; i < 4; ++i) out_[static_cast<std::size_t>(i)] = static_cast<char>(n >> (24 - 8 * i));
   return std::move(out_);

@@ -87,7 +87,8 @@ class FrameWriter {
   FrameWriter& str(std::string_view s);
   FrameWriter& blob(std::string_view b) { return str(b); }
   FrameWriter& rest(std::string_view b);
-  std::string finish() &&;
+  // The encoded frame; the writer is spent.
+  std::string finish();
 
  private:
   std::string out_;

@@ -158,6 +158,14 @@ void TlsStream::step_handshake(Handler done) {
                      });
 }
 
+void TlsStream::async_wait_readable(Handler done) {
+  if (SSL_has_pending(ssl_) == 1) {
+    boost::asio::post(socket_.get_executor(), [done = std::move(done)] { done(ErrorCode()); });
+    return;
+  }
+  socket_.async_wait(boost::asio::socket_base::wait_read, std::move(done));
+}
+
 void TlsStream::async_read_some(char* buf, std::size_t n, ReadHandler done) {
   step_read(buf, n, std::move(done));
 }

@@ -64,6 +64,9 @@ class TlsStream {
   TlsStream& operator=(const TlsStream&) = delete;
 
   void async_handshake(Handler done);
+  // Completes when a read would make progress: OpenSSL holds unread data or
+  // the socket is readable.
+  void async_wait_readable(Handler done);
   // Reads at least one byte; eof when the peer closed.
   void async_read_some(char* buf, std::size_t n, ReadHandler done);
   // Writes all n bytes; data must stay valid until done runs.

@@ -44,6 +44,9 @@ class TcpTransport final : public Transport {
   void handshake(Done done) override {
     asio::post(socket_.get_executor(), [done = std::move(done)] { done(ErrorCode()); });
   }
+  void wait_readable(Done done) override {
+    socket_.async_wait(tcp::socket::wait_read, std::move(done));
+  }
   void read_some(char* buf, std::size_t n, ReadDone done) override {
     socket_.async_read_some(asio::buffer(buf, n), std::move(done));
   }
@@ -71,6 +74,7 @@ class TlsTransport final : public Transport {
     stream_.socket().set_option(tcp::no_delay(true), ignored);
   }
   void handshake(Done done) override { stream_.async_handshake(std::move(done)); }
+  void wait_readable(Done done) override { stream_.async_wait_readable(std::move(done)); }
   void read_some(char* buf, std::size_t n, ReadDone done) override {
     stream_.async_read_some(buf, n, std::move(done));
   }
@@ -125,6 +129,10 @@ class WebSocketTransport final : public Transport {
             websocket_handshake(std::move(done));
           });
     }
+  }
+  // Beast keeps its own buffers; a read is simply issued at once.
+  void wait_readable(Done done) override {
+    asio::post(ws_.get_executor(), [done = std::move(done)] { done(ErrorCode()); });
   }
   void read_some(char* buf, std::size_t n, ReadDone done) override {
     ws_.async_read_some(asio::buffer(buf, n), std::move(done));

@@ -29,6 +29,9 @@ class Transport {
   // Completes the transport's own opening: the TLS handshake, the WebSocket
   // upgrade, or nothing for TCP.
   virtual void handshake(Done done) = 0;
+  // Completes when read_some would find data (or an error), without taking
+  // a buffer; lets an idle connection hold none.
+  virtual void wait_readable(Done done) = 0;
   // Reads at least one byte into buf.
   virtual void read_some(char* buf, std::size_t n, ReadDone done) = 0;
   // Writes every buffer, in order (one WebSocket message). The buffers'

@@ -175,13 +175,15 @@ void TaskService::stop() {
 }
 
 void TaskService::submit(std::string name, TaskBody body,
-                         std::function<void(std::exception_ptr)> done) {
+                         std::function<void(std::exception_ptr)> done,
+                         std::function<void()> validated) {
   if (!body) throw UsageError(fmt::format("submit '{}': empty task body", name));
   auto* t = new Task;
   t->service = this;
   t->name = std::move(name);
   t->body = std::move(body);
   t->done = std::move(done);
+  t->validated = std::move(validated);
   {
     std::lock_guard lock(mu_);
     if (!started_ || stopping_) {
@@ -191,6 +193,19 @@ void TaskService::submit(std::string name, TaskBody body,
   }
   counters_.submitted.fetch_add(1, std::memory_order_relaxed);
   enqueue(t);
+}
+
+std::future<void> TaskService::submit_future(std::string name, TaskBody body) {
+  auto promise = std::make_shared<std::promise<void>>();
+  std::future<void> f = promise->get_future();
+  submit(std::move(name), std::move(body), [promise](std::exception_ptr e) {
+    if (e) {
+      promise->set_exception(e);
+    } else {
+      promise->set_value();
+    }
+  });
+  return f;
 }
 
 // ---- Queues ----------------------------------------------------------------

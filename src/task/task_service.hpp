@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <queue>
@@ -35,6 +36,10 @@
 #include "task/attempt.hpp"
 #include "task/fiber_stack.hpp"
 #include "task/intents.hpp"
+
+namespace starhold::core {
+struct Services;
+}
 
 namespace starhold::task {
 
@@ -84,7 +89,20 @@ class TaskService {
   void stop();
   bool running() const;
 
-  void submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done);
+  // validated (optional) runs on the worker when the commit is accepted.
+  void submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done,
+              std::function<void()> validated = {});
+
+  // As submit; the future is ready at the durable commit or holds TaskFailed.
+  std::future<void> submit_future(std::string name, TaskBody body);
+  // Runs body as a task and waits for its durable commit; rethrows its failure.
+  void submit_and_wait(std::string name, TaskBody body) {
+    submit_future(std::move(name), std::move(body)).get();
+  }
+
+  // The services tasks reach through their Transaction (sessions, channels).
+  void set_services(core::Services* services) noexcept { services_ = services; }
+  core::Services& services() const noexcept { return *services_; }
 
   // ---- Used by transactions and workers ----
   const TaskHandler* handler(std::string_view name) const;
@@ -124,6 +142,7 @@ class TaskService {
   void recover();
 
   const ServerOptions options_;
+  core::Services* services_ = nullptr;
   data::DataService& data_;
   Log& log_;
   IntentTable intents_;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/services.hpp"
 #include "data/type_registry.hpp"
 #include "task/attempt.hpp"
 #include "task/scheduled_task.hpp"
@@ -427,16 +428,23 @@ bool TxImpl::commit() {
   task.arms = std::move(arms_);
   task.commit_started = Clock::now();
   request_.waiter = &task;
+  std::function<void()> validated = std::move(task.validated);
   data::CommitResult result = data_.commit(request_);
   if (!result.committed) {
     hooks_ = std::move(task.hooks);  // still ours: the commit was refused
     arms_ = std::move(task.arms);
+    task.validated = std::move(validated);
     attempt_.conflict_id = result.conflict_id;
     attempt_.conflict_name = std::move(result.conflict_name);
     return false;
   }
   task_ = nullptr;  // the committer owns it now
+  if (validated) validated();
   return true;
 }
 
 }  // namespace starhold::task
+
+namespace starhold::core {
+Services& services(Transaction& tx) { return static_cast<task::TxImpl&>(tx).service().services(); }
+}  // namespace starhold::core

@@ -61,6 +61,8 @@ class TxImpl final : public Transaction {
   // Removes a failed one-shot record or moves a periodic one to its next period.
   void retire_scheduled(std::uint64_t record);
 
+  TaskService& service() const noexcept { return service_; }
+
   std::string_view task_name() const noexcept override;
   int attempt() const noexcept override;
 

@@ -1,0 +1,131 @@
+#include "channel/channel_service.hpp"
+
+#include "session/session_service.hpp"
+#include "session/session_state.hpp"
+
+namespace starhold::channel {
+using net::Op;
+
+namespace {
+net::FramePtr frame(std::string bytes) { return std::make_shared<const std::string>(std::move(bytes)); }
+}  // namespace
+
+void ChannelService::joined(std::uint64_t channel, const std::string& name, std::uint64_t session) {
+  auto state = sessions_.find(session);
+  if (!state) return;  // the session ended before this commit
+  {
+    std::lock_guard slock(state->mu);
+    if (state->ended || !state->channels.insert(channel).second) return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    Members& m = channels_[channel];
+    m.index[session] = m.list.size();
+    m.list.push_back(state);
+  }
+  sessions_.deliver(*state, frame(net::FrameWriter(Op::channel_joined).u64(channel).str(name).finish()));
+}
+
+bool ChannelService::remove(Members& m, std::uint64_t session) {
+  auto it = m.index.find(session);
+  if (it == m.index.end()) return false;
+  const std::size_t at = it->second;
+  m.index.erase(it);
+  if (at + 1 != m.list.size()) {
+    m.list[at] = std::move(m.list.back());
+    m.index[m.list[at]->id] = at;
+  }
+  m.list.pop_back();
+  return true;
+}
+
+void ChannelService::left(std::uint64_t channel, std::uint64_t session) {
+  auto state = sessions_.find(session);
+  bool was_member = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = channels_.find(channel);
+    if (it != channels_.end()) {
+      was_member = remove(it->second, session);
+      if (it->second.list.empty()) channels_.erase(it);
+    }
+  }
+  if (!was_member || !state) return;
+  {
+    std::lock_guard slock(state->mu);
+    state->channels.erase(channel);
+  }
+  sessions_.deliver(*state, frame(net::FrameWriter(Op::channel_left).u64(channel).finish()));
+}
+
+void ChannelService::sent(std::uint64_t channel, const net::FramePtr& f) {
+  std::lock_guard lock(mu_);
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;
+  for (const auto& member : it->second.list) sessions_.deliver(*member, f);
+}
+
+void ChannelService::destroyed(std::uint64_t channel) {
+  Members m;
+  {
+    std::lock_guard lock(mu_);
+    auto it = channels_.find(channel);
+    if (it == channels_.end()) return;
+    m = std::move(it->second);
+    channels_.erase(it);
+  }
+  auto f = frame(net::FrameWriter(Op::channel_left).u64(channel).finish());
+  for (const auto& state : m.list) {
+    {
+      std::lock_guard slock(state->mu);
+      state->channels.erase(channel);
+    }
+    sessions_.deliver(*state, f);
+  }
+}
+
+void ChannelService::session_ended(std::uint64_t session, const std::set<std::uint64_t>& channels) {
+  std::lock_guard lock(mu_);
+  for (std::uint64_t c : channels) {
+    auto it = channels_.find(c);
+    if (it == channels_.end()) continue;
+    remove(it->second, session);
+    if (it->second.list.empty()) channels_.erase(it);
+  }
+}
+
+bool ChannelService::member(std::uint64_t channel, std::uint64_t session) {
+  std::lock_guard lock(mu_);
+  auto it = channels_.find(channel);
+  return it != channels_.end() && it->second.index.count(session) != 0;
+}
+
+std::size_t ChannelService::member_count(std::uint64_t channel) {
+  std::lock_guard lock(mu_);
+  auto it = channels_.find(channel);
+  return it == channels_.end() ? 0 : it->second.list.size();
+}
+
+void ChannelService::client_message(Transaction& tx, Channel channel, Session sender,
+                                    std::string_view message) {
+  ChannelRecord* rec = nullptr;
+  try {
+    rec = &tx.get(Ref<ChannelRecord>(channel.id()));
+  } catch (const ObjectNotFound&) {
+    log_.debug("session {} sent on channel {}, which does not exist; dropped", sender.id().value,
+               channel.id().value);
+    return;
+  }
+  if (!member(channel.id().value, sender.id().value)) {
+    log_.debug("session {} sent on channel '{}' without being a member; dropped",
+               sender.id().value, rec->name);
+    return;
+  }
+  if (rec->listener) {
+    tx.get(rec->listener).received(tx, channel, sender, message);
+  } else if (rec->clients_may_send) {
+    channel.send(tx, message);
+  }
+}
+
+}  // namespace starhold::channel

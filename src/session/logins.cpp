@@ -1,0 +1,248 @@
+// Logins and reconnects: authentication, the login task, the one-session-
+// per-identity policy, failed-attempt limits, and resuming a lost session.
+#include <openssl/rand.h>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include "session/connection.hpp"
+#include "session/records.hpp"
+#include "session/session_service.hpp"
+#include "task/task_service.hpp"
+
+namespace starhold::session {
+using net::Op;
+using net::Reason;
+
+namespace {
+
+std::string random_token() {
+  std::string t(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(t.data()), static_cast<int>(t.size())) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  return t;
+}
+
+net::FramePtr frame(std::string bytes) { return std::make_shared<const std::string>(std::move(bytes)); }
+
+}  // namespace
+
+// What a login task decided; read by its commit hook.
+struct SessionService::LoginDecision {
+  std::string identity;
+  std::string token;
+  std::uint64_t session = 0;
+  std::uint64_t replaced = 0;  // an older session of the identity, ended by this login
+  enum class Kind { accept, refuse, redirect, already } kind = Kind::refuse;
+  Ref<SessionListener> listener;
+  std::string text;  // refusal reason, or redirect host
+  std::uint16_t port = 0;
+};
+
+// ---- Failed attempts ---------------------------------------------------------
+
+bool SessionService::login_locked(const std::string& address) {
+  std::lock_guard lock(failures_mu_);
+  auto it = failures_.find(address);
+  return it != failures_.end() && it->second.locked_until > std::chrono::steady_clock::now();
+}
+
+void SessionService::record_login_failure(const std::string& address) {
+  std::lock_guard lock(failures_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (failures_.size() > 100000) {  // forget old entries rather than grow without bound
+    std::erase_if(failures_, [&](const auto& e) {
+      return e.second.locked_until < now && now - e.second.last > options_.login_lockout;
+    });
+  }
+  Failures& f = failures_[address];
+  if (now - f.last > options_.login_lockout) f.count = 0;
+  f.last = now;
+  if (++f.count >= options_.max_failed_logins) {
+    f.count = 0;
+    f.locked_until = now + options_.login_lockout;
+  }
+}
+
+// ---- Login -------------------------------------------------------------------
+
+void SessionService::authenticate(std::shared_ptr<Connection> conn, Credentials credentials) {
+  const std::string name = credentials.name;
+  auth_->authenticate(credentials, [this, conn, name](AuthResult r) {
+    if (!running_) return;
+    if (!r.ok) {
+      counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
+      record_login_failure(conn->address());
+      const bool locked = login_locked(conn->address());
+      log_.info("login of '{}' from {} failed: {}", name, conn->address(), r.reason);
+      conn->login_failed(locked ? Reason::too_many_attempts : Reason::bad_credentials,
+                         locked ? "too many failed logins; try again later" : r.reason, locked);
+      return;
+    }
+    try {
+      begin_login(conn, r.identity);
+    } catch (const std::exception& e) {
+      log_.error("login of '{}' could not start: {}", r.identity, e.what());
+      conn->login_failed(Reason::internal_error, "the login could not be completed", false);
+    }
+  });
+}
+
+void SessionService::begin_login(const std::shared_ptr<Connection>& conn, const std::string& identity) {
+  auto d = std::make_shared<LoginDecision>();
+  d->identity = identity;
+  d->token = random_token();
+  tasks_.submit(
+      "starhold.login",
+      [this, conn, d](Transaction& tx) {
+        d->session = d->replaced = 0;
+        d->kind = LoginDecision::Kind::refuse;
+        d->listener = {};
+        const std::string bound = identity_name(d->identity);
+        SessionRecord* old = tx.find<SessionRecord>(bound);
+        if (old != nullptr && options_.duplicate_login == ServerOptions::DuplicateLogin::refuse_new) {
+          d->kind = LoginDecision::Kind::already;
+          tx.on_commit([this, conn, d] { complete_login(conn, *d); });
+          return;
+        }
+        auto& rec = tx.create<SessionRecord>();
+        rec.identity = d->identity;
+        rec.login_ms = task::TaskService::wall_ms();
+        d->session = rec.id().value;
+        // Registered before logged_in runs, so the reply precedes what the game sends.
+        tx.on_commit([this, conn, d] { complete_login(conn, *d); });
+
+        LoginResult r = app_->logged_in(tx, Session(rec.id()));
+        if (r.kind() == LoginResult::Kind::accept && !r.listener()) {
+          r = LoginResult::refuse("the game gave the session no listener");
+        }
+        switch (r.kind()) {
+          case LoginResult::Kind::accept:
+            d->kind = LoginDecision::Kind::accept;
+            break;
+          case LoginResult::Kind::refuse:
+            d->kind = LoginDecision::Kind::refuse;
+            d->text = r.reason();
+            break;
+          case LoginResult::Kind::redirect:
+            d->kind = LoginDecision::Kind::redirect;
+            d->text = r.host();
+            d->port = r.port();
+            break;
+        }
+        if (d->kind != LoginDecision::Kind::accept) {
+          tx.remove(rec);
+          return;
+        }
+        rec.listener = r.listener();
+        d->listener = r.listener();
+        if (old != nullptr) {
+          d->replaced = old->id().value;
+          if (old->listener) tx.get(old->listener).disconnected(tx, Session(old->id()), false);
+          tx.remove(*old);
+        }
+        tx.bind(bound, rec);
+      },
+      [this, conn, d](std::exception_ptr e) {
+        if (!e) return;
+        counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
+        conn->login_failed(Reason::internal_error, "the login could not be completed", false);
+      });
+}
+
+void SessionService::complete_login(const std::shared_ptr<Connection>& conn, const LoginDecision& d) {
+  if (d.replaced != 0) {
+    if (auto old = find(d.replaced)) {
+      {
+        std::lock_guard lock(old->mu);
+        old->ending = true;  // its listener was told in the login task
+      }
+      finish_end(old, Reason::duplicate_login, true);
+    }
+  }
+  switch (d.kind) {
+    case LoginDecision::Kind::accept: {
+      auto state = std::make_shared<SessionState>(d.session, d.identity, d.listener, d.token);
+      {
+        std::lock_guard lock(sessions_mu_);
+        sessions_[d.session] = state;
+        by_token_[d.token] = d.session;
+      }
+      counters_.logins_ok.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard lock(state->mu);
+        state->conn = conn;
+      }
+      boost::asio::post(conn->executor(), [conn, state] { conn->attach(state); });
+      conn->send(frame(net::FrameWriter(Op::login_ok)
+                           .u64(d.session)
+                           .blob(d.token)
+                           .u32(static_cast<std::uint32_t>(options_.reconnect_grace.count()))
+                           .finish()));
+      log_.info("'{}' logged in from {} ({}), session {}", d.identity, conn->address(),
+                net::transport_name(conn->kind()), d.session);
+      return;
+    }
+    case LoginDecision::Kind::refuse:
+      counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
+      log_.info("the game refused the login of '{}': {}", d.identity, d.text);
+      conn->login_failed(Reason::refused, d.text, false);
+      return;
+    case LoginDecision::Kind::already:
+      counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
+      conn->login_failed(Reason::already_logged_in,
+                         fmt::format("'{}' is already logged in", d.identity), false);
+      return;
+    case LoginDecision::Kind::redirect:
+      log_.info("redirecting '{}' to {}:{}", d.identity, d.text, d.port);
+      conn->send_and_close(frame(net::FrameWriter(Op::redirect).str(d.text).u16(d.port).finish()),
+                           Reason::logged_out);
+      return;
+  }
+}
+
+// ---- Reconnect -----------------------------------------------------------------
+
+void SessionService::reconnect(std::shared_ptr<Connection> conn, std::string token,
+                               std::uint64_t received) {
+  std::shared_ptr<SessionState> state;
+  {
+    std::lock_guard lock(sessions_mu_);
+    auto it = by_token_.find(token);
+    if (it != by_token_.end()) {
+      auto s = sessions_.find(it->second);
+      if (s != sessions_.end()) state = s->second;
+    }
+  }
+  auto refuse = [&](Reason reason, const std::string& why) {
+    log_.info("reconnect from {} refused: {}", conn->address(), why);
+    conn->reconnect_failed(reason, why);
+  };
+  if (!state) return refuse(Reason::invalid_token, "no session has that token");
+  std::shared_ptr<Connection> old;
+  std::size_t resent = 0;
+  {
+    std::lock_guard lock(state->mu);
+    if (state->ending || state->ended) return refuse(Reason::session_expired, "the session has ended");
+    if (received > state->sent) {
+      return refuse(Reason::session_expired, "the client counts more messages than were sent");
+    }
+    trim_replay(*state, received);
+    if (received + 1 < state->replay_first) {
+      return refuse(Reason::session_expired, "messages sent meanwhile are no longer kept");
+    }
+    old = std::move(state->conn);
+    state->conn = conn;
+    boost::asio::post(conn->executor(), [conn, state] { conn->attach(state); });
+    conn->send(frame(net::FrameWriter(Op::reconnect_ok).u64(state->id).u64(state->received).finish()));
+    for (const auto& f : state->replay) conn->send(f);
+    resent = state->replay.size();
+  }
+  if (old) old->drop();
+  counters_.reconnects.fetch_add(1, std::memory_order_relaxed);
+  log_.info("session {} '{}' resumed from {}, resending {} messages", state->id, state->identity,
+            conn->address(), resent);
+}
+
+}  // namespace starhold::session

@@ -1,0 +1,295 @@
+// Messages through a live session: inbound ones become tasks, one at a time
+// and in order; outbound ones leave after their commit; acknowledgements
+// trim the replay kept for reconnects; the session ends through a task that
+// tells the game.
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include "channel/channel_service.hpp"
+#include "session/connection.hpp"
+#include "session/records.hpp"
+#include "session/session_service.hpp"
+#include "task/task_service.hpp"
+
+namespace starhold::session {
+using net::Op;
+using net::Reason;
+
+namespace {
+net::FramePtr frame(std::string bytes) { return std::make_shared<const std::string>(std::move(bytes)); }
+}  // namespace
+
+std::shared_ptr<SessionState> SessionService::find(std::uint64_t session) {
+  std::lock_guard lock(sessions_mu_);
+  auto it = sessions_.find(session);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+bool SessionService::attached(std::uint64_t session) {
+  auto s = find(session);
+  if (!s) return false;
+  std::lock_guard lock(s->mu);
+  return s->conn != nullptr && !s->ended;
+}
+
+// ---- Outbound ------------------------------------------------------------------
+
+void SessionService::send(Transaction& tx, Session session, std::string_view message) {
+  if (message.size() + 1 > options_.max_message_bytes) {
+    throw UsageError(fmt::format("a message of {} bytes exceeds the maximum of {}", message.size(),
+                                 options_.max_message_bytes - 1));
+  }
+  auto f = frame(net::FrameWriter(Op::session_message, message.size()).rest(message).finish());
+  tx.on_commit([this, id = session.id().value, f] {
+    if (auto s = find(id)) deliver(*s, f);
+  });
+}
+
+void SessionService::deliver(SessionState& state, const net::FramePtr& f) {
+  std::lock_guard lock(state.mu);
+  if (state.ended) return;
+  ++state.sent;
+  state.replay.push_back(f);
+  state.replay_bytes += f->size();
+  while (state.replay_bytes > options_.replay_buffer_bytes && !state.replay.empty()) {
+    state.replay_bytes -= state.replay.front()->size();
+    state.replay.pop_front();
+    ++state.replay_first;
+  }
+  counters_.sent.fetch_add(1, std::memory_order_relaxed);
+  if (state.conn) state.conn->send(f);
+}
+
+void SessionService::trim_replay(SessionState& state, std::uint64_t received) {
+  while (!state.replay.empty() && state.replay_first <= received) {
+    state.replay_bytes -= state.replay.front()->size();
+    state.replay.pop_front();
+    ++state.replay_first;
+  }
+  if (state.replay.empty()) {
+    state.replay_first = state.sent + 1;
+    std::deque<net::FramePtr>().swap(state.replay);  // idle sessions keep no buffer
+  }
+}
+
+void SessionService::acknowledged(SessionState& state, std::uint64_t received) {
+  std::lock_guard lock(state.mu);
+  if (received <= state.sent) trim_replay(state, received);
+}
+
+// ---- Inbound ---------------------------------------------------------------------
+
+bool SessionService::inbound(const std::shared_ptr<SessionState>& state, Inbound in) {
+  bool start = false, keep_reading = true;
+  {
+    std::lock_guard lock(state->mu);
+    if (state->ending) return true;
+    ++state->received;
+    state->inbound_bytes += in.data.size();
+    state->inbound.push_back(std::move(in));
+    start = !state->busy;
+    state->busy = true;
+    if (state->inbound.size() >= options_.inbound_queue_messages ||
+        state->inbound_bytes >= options_.inbound_queue_bytes) {
+      state->reading_paused = true;
+      keep_reading = false;
+    }
+  }
+  counters_.received.fetch_add(1, std::memory_order_relaxed);
+  if (start) run_next(state);
+  return keep_reading;
+}
+
+void SessionService::run_next(const std::shared_ptr<SessionState>& state) {
+  Inbound item;
+  std::shared_ptr<Connection> resume;
+  {
+    std::lock_guard lock(state->mu);
+    if (state->inbound.empty()) {
+      state->busy = false;
+      return;
+    }
+    item = std::move(state->inbound.front());
+    state->inbound.pop_front();
+    state->inbound_bytes -= item.data.size();
+    if (state->reading_paused && state->inbound.size() <= options_.inbound_queue_messages / 2 &&
+        state->inbound_bytes <= options_.inbound_queue_bytes / 2) {
+      state->reading_paused = false;
+      resume = state->conn;
+    }
+  }
+  if (resume) resume->resume_reading();
+  submit_inbound(state, std::move(item));
+}
+
+void SessionService::submit_inbound(const std::shared_ptr<SessionState>& state, Inbound item) {
+  const Session session(ObjectId{state->id});
+  TaskBody body;
+  std::string name;
+  switch (item.kind) {
+    case Inbound::Kind::message:
+      name = fmt::format("session '{}' message", state->identity);
+      body = [state, session, data = std::move(item.data)](Transaction& tx) {
+        tx.get(state->listener).received(tx, session, data);
+      };
+      break;
+    case Inbound::Kind::channel_message:
+      name = fmt::format("session '{}' channel message", state->identity);
+      body = [this, session, channel = item.channel, data = std::move(item.data)](Transaction& tx) {
+        channels_->client_message(tx, Channel(ObjectId{channel}), session, data);
+      };
+      break;
+    case Inbound::Kind::end:
+      name = fmt::format("session '{}' end", state->identity);
+      body = [this, state, session, graceful = item.graceful, reason = item.reason,
+              tell = item.tell_client](Transaction& tx) {
+        SessionRecord* rec = nullptr;
+        try {
+          rec = &tx.get(Ref<SessionRecord>(session.id()));
+        } catch (const ObjectNotFound&) {
+        }
+        if (rec != nullptr) {
+          if (rec->listener) tx.get(rec->listener).disconnected(tx, session, graceful);
+          const std::string bound = identity_name(rec->identity);
+          if (auto* current = tx.find<SessionRecord>(bound); current == rec) tx.unbind(bound);
+          tx.remove(*rec);
+        }
+        tx.on_commit([this, state, reason, tell] { finish_end(state, reason, tell); });
+      };
+      break;
+  }
+  const bool is_end = item.kind == Inbound::Kind::end;
+  try {
+    tasks_.submit(
+        std::move(name), std::move(body),
+        [this, state, is_end](std::exception_ptr e) {
+          if (!e) return;
+          if (is_end) {
+            // The listener failed; the session still ends, without it.
+            tasks_.submit("starhold.end-session", [this, state](Transaction& tx) {
+              const Session session(ObjectId{state->id});
+              if (auto* current = tx.find<SessionRecord>(identity_name(state->identity));
+                  current != nullptr && current->id() == session.id()) {
+                tx.unbind(identity_name(state->identity));
+              }
+              try {
+                tx.remove(Ref<SessionRecord>(session.id()));
+              } catch (const ObjectNotFound&) {
+              }
+              tx.on_commit([this, state] { finish_end(state, Reason::internal_error, true); });
+            }, {});
+          }
+          run_next(state);  // the failed message is dropped; the next one goes on
+        },
+        [this, state] { run_next(state); });
+  } catch (const UsageError&) {
+    // The server is stopping: nothing more runs.
+  }
+}
+
+// ---- The end ----------------------------------------------------------------------
+
+void SessionService::logout(const std::shared_ptr<SessionState>& state) {
+  end_session(state, true, Reason::logged_out, true);
+}
+
+void SessionService::disconnect(Transaction& tx, Session session) {
+  tx.on_commit([this, id = session.id().value] {
+    if (auto s = find(id)) end_session(s, true, Reason::kicked, true);
+  });
+}
+
+void SessionService::end_session(const std::shared_ptr<SessionState>& state, bool graceful,
+                                 Reason reason, bool tell_client) {
+  bool start = false;
+  {
+    std::lock_guard lock(state->mu);
+    if (state->ending) return;
+    state->ending = true;
+    Inbound end;
+    end.kind = Inbound::Kind::end;
+    end.graceful = graceful;
+    end.reason = reason;
+    end.tell_client = tell_client;
+    state->inbound.push_back(std::move(end));
+    start = !state->busy;
+    state->busy = true;
+  }
+  if (start) run_next(state);
+}
+
+void SessionService::finish_end(const std::shared_ptr<SessionState>& state, Reason reason,
+                                bool tell_client) {
+  std::shared_ptr<Connection> conn;
+  std::set<std::uint64_t> channels;
+  {
+    std::lock_guard lock(state->mu);
+    if (state->ended) return;
+    state->ended = true;
+    conn = std::move(state->conn);
+    channels = std::move(state->channels);
+    state->replay.clear();
+  }
+  forget(state);
+  if (channels_ != nullptr) channels_->session_ended(state->id, channels);
+  if (conn) {
+    if (reason == Reason::logged_out) {
+      conn->send_and_close(frame(net::FrameWriter(Op::logout_ok).finish()), Reason::logged_out);
+    } else if (tell_client) {
+      conn->close(reason, reason == Reason::duplicate_login
+                              ? "you logged in again elsewhere"
+                              : reason == Reason::kicked ? "the game ended the session"
+                                                         : "the session ended");
+    } else {
+      conn->drop();
+    }
+  }
+  log_.info("session {} '{}' ended ({})", state->id, state->identity, net::reason_name(reason));
+}
+
+void SessionService::forget(const std::shared_ptr<SessionState>& state) {
+  std::lock_guard lock(sessions_mu_);
+  auto it = sessions_.find(state->id);
+  if (it != sessions_.end() && it->second == state) sessions_.erase(it);
+  auto t = by_token_.find(state->token);
+  if (t != by_token_.end() && t->second == state->id) by_token_.erase(t);
+}
+
+// ---- Lost connections ---------------------------------------------------------------
+
+void SessionService::connection_lost(const std::shared_ptr<SessionState>& state, const Connection* conn) {
+  if (!running_) return;  // at shutdown sessions stay for the next start to end
+  {
+    std::lock_guard lock(state->mu);
+    if (state->conn.get() != conn) return;  // already replaced by a reconnect
+    state->conn.reset();
+    if (state->ending || state->ended) return;
+    if (options_.reconnect_grace.count() > 0) {
+      start_grace(state);
+      log_.info("session {} '{}' lost its connection; waiting {} ms for a reconnect", state->id,
+                state->identity, options_.reconnect_grace.count());
+      return;
+    }
+  }
+  end_session(state, false, Reason::session_expired, false);
+}
+
+void SessionService::start_grace(const std::shared_ptr<SessionState>& state) {
+  // The timer lives on the first network thread; its handler decides by the
+  // session's state then, so a reconnect needs no cancel.
+  boost::asio::post(*ios_[0], [this, weak = std::weak_ptr<SessionState>(state)] {
+    auto timer = std::make_shared<boost::asio::steady_timer>(*ios_[0], options_.reconnect_grace);
+    timer->async_wait([this, weak, timer](net::ErrorCode ec) {
+      auto s = weak.lock();
+      if (ec || !s || !running_) return;
+      {
+        std::lock_guard lock(s->mu);
+        if (s->conn || s->ending) return;
+      }
+      log_.info("session {} '{}' was not resumed in time", s->id, s->identity);
+      end_session(s, false, Reason::session_expired, false);
+    });
+  });
+}
+
+}  // namespace starhold::session

@@ -1,0 +1,162 @@
+// The session service: network listeners, logins, live sessions, ordered
+// inbound messages and commit-released outbound messages.
+//
+// Threads. Network threads each run an io_context; a connection stays on one.
+// Workers run session tasks and call back when a task's commit is accepted,
+// which starts the session's next message (so message k+1 starts only after
+// message k committed). The committer runs on-commit hooks, which deliver
+// outbound frames and apply logins and ends in commit order.
+//
+// Locks: sessions_mu_ (the maps), then a SessionState::mu, then a
+// Connection's out_mu_. Never the other way round.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "core/log.hpp"
+#include "net/protocol.hpp"
+#include "net/transport.hpp"
+#include "session/session_state.hpp"
+#include "starhold/server.hpp"
+#include "starhold/session.hpp"
+
+namespace starhold::task {
+class TaskService;
+}
+
+namespace starhold::channel {
+class ChannelService;
+}
+
+namespace starhold::session {
+
+class Connection;
+
+struct SessionCounters {
+  std::atomic<std::uint64_t> open{0}, accepted{0}, logins_ok{0}, logins_failed{0}, reconnects{0};
+  std::atomic<std::uint64_t> received{0}, sent{0};
+  std::array<std::atomic<std::uint64_t>, 32> disconnects{};
+};
+
+class SessionService {
+ public:
+  SessionService(const ServerOptions& options, task::TaskService& tasks, Log& log);
+  ~SessionService();
+
+  void set_channels(channel::ChannelService* channels) { channels_ = channels; }
+  void set_app(std::shared_ptr<AppListener> app);
+  void set_authenticator(std::shared_ptr<Authenticator> auth);
+  std::future<void> set_password(std::string name, std::string password);
+
+  // Ends sessions left by the last run, initializes a new world, opens the listeners.
+  void start();
+  // Closes listeners and connections (clients are told: shutdown). Sessions
+  // stay in the store and are ended at the next start.
+  void stop();
+  std::uint16_t port(Server::Listener which) const;
+
+  // ---- From tasks (the public Session API) ----
+  void send(Transaction& tx, Session session, std::string_view message);
+  void disconnect(Transaction& tx, Session session);
+  bool attached(std::uint64_t session);
+  std::shared_ptr<SessionState> find(std::uint64_t session);
+  // A frame for a session, after its commit (committer thread). Counted.
+  void deliver(SessionState& state, const net::FramePtr& frame);
+  std::uint32_t max_message_bytes() const noexcept { return options_.max_message_bytes; }
+
+  // ---- From connections (network threads) ----
+  bool connection_allowed(bool& over_limit);
+  void connection_closed(bool over_limit);
+  bool login_locked(const std::string& address);
+  void authenticate(std::shared_ptr<Connection> conn, Credentials credentials);
+  void reconnect(std::shared_ptr<Connection> conn, std::string token, std::uint64_t received);
+  // A counted frame from the client; false when it must stop reading.
+  bool inbound(const std::shared_ptr<SessionState>& state, Inbound in);
+  void acknowledged(SessionState& state, std::uint64_t received);
+  void connection_lost(const std::shared_ptr<SessionState>& state, const Connection* conn);
+  void logout(const std::shared_ptr<SessionState>& state);
+
+  SessionCounters& counters() noexcept { return counters_; }
+  std::size_t active() {
+    std::lock_guard lock(sessions_mu_);
+    return sessions_.size();
+  }
+  const ServerOptions& options() const noexcept { return options_; }
+  Log& log() noexcept { return log_; }
+
+ private:
+  struct LoginDecision;
+  struct Listener {
+    Server::Listener which;
+    net::TransportKind kind;
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+  };
+
+  void open_listener(Server::Listener which, int port, net::TransportKind kind);
+  void accept(Listener& l);
+  boost::asio::io_context& next_io();
+  void cleanup_stale_sessions();
+  void initialize_world();
+  void begin_login(const std::shared_ptr<Connection>& conn, const std::string& identity);
+  void complete_login(const std::shared_ptr<Connection>& conn, const LoginDecision& d);
+  void record_login_failure(const std::string& address);
+  void run_next(const std::shared_ptr<SessionState>& state);
+  void submit_inbound(const std::shared_ptr<SessionState>& state, Inbound in);
+  void end_session(const std::shared_ptr<SessionState>& state, bool graceful, net::Reason reason,
+                   bool tell_client);
+  void finish_end(const std::shared_ptr<SessionState>& state, net::Reason reason, bool tell_client);
+  void start_grace(const std::shared_ptr<SessionState>& state);
+  // Drops replayed frames the client has; REQUIRES: state.mu held.
+  void trim_replay(SessionState& state, std::uint64_t received);
+  void forget(const std::shared_ptr<SessionState>& state);
+
+  const ServerOptions& options_;
+  task::TaskService& tasks_;
+  Log& log_;
+  channel::ChannelService* channels_ = nullptr;
+  std::shared_ptr<AppListener> app_;
+  std::shared_ptr<Authenticator> auth_;
+  std::shared_ptr<net::TlsContext> tls_;
+
+  std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
+  std::vector<std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>> work_;
+  std::vector<std::thread> threads_;
+  std::atomic<std::size_t> next_io_{0};
+  std::vector<Listener> listeners_;
+  std::array<std::uint16_t, 3> ports_{};
+  std::atomic<bool> running_{false};
+
+  std::mutex sessions_mu_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<SessionState>> sessions_;  // guarded
+  std::unordered_map<std::string, std::uint64_t> by_token_;                    // guarded
+  std::vector<std::weak_ptr<Connection>> open_connections_;                          // guarded; for stop()
+
+  std::mutex failures_mu_;
+  struct Failures {
+    int count = 0;
+    std::chrono::steady_clock::time_point locked_until{};
+    std::chrono::steady_clock::time_point last{};
+  };
+  std::unordered_map<std::string, Failures> failures_;  // guarded by failures_mu_
+
+  std::atomic<std::size_t> connections_{0};
+  std::atomic<std::size_t> over_limit_{0};
+
+  SessionCounters counters_;
+};
+
+}  // namespace starhold::session

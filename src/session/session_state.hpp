@@ -1,0 +1,64 @@
+// The in-memory side of a live session: its connection, its queues, and the
+// counters of the protocol's reconnect replay. Shared by the network thread
+// of its connection, the workers that run its tasks, and the committer that
+// delivers its messages; every field below `mu` is guarded by it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "net/protocol.hpp"
+#include "starhold/session.hpp"
+
+namespace starhold::session {
+
+class Connection;
+
+// A client message waiting for its task, or the end of the session.
+struct Inbound {
+  enum class Kind { message, channel_message, end };
+  Kind kind = Kind::message;
+  std::uint64_t channel = 0;
+  std::string data;
+  bool graceful = false;                 // for end
+  net::Reason reason = net::Reason::kicked;  // for end: what the client is told, if attached
+  bool tell_client = false;              // for end
+};
+
+struct SessionState {
+  SessionState(std::uint64_t id_, std::string identity_, Ref<SessionListener> listener_,
+               std::string token_)
+      : id(id_), identity(std::move(identity_)), listener(listener_), token(std::move(token_)) {}
+
+  const std::uint64_t id;
+  const std::string identity;
+  const Ref<SessionListener> listener;
+  const std::string token;
+
+  std::mutex mu;
+  std::shared_ptr<Connection> conn;  // null while detached
+
+  // Outbound counted frames: replay holds frames replay_first .. sent that the
+  // client has not acknowledged, trimmed to the replay budget.
+  std::uint64_t sent = 0;
+  std::uint64_t replay_first = 1;
+  std::deque<net::FramePtr> replay;
+  std::size_t replay_bytes = 0;
+
+  // Inbound: counted frames received, and those waiting for their task.
+  std::uint64_t received = 0;
+  std::deque<Inbound> inbound;
+  std::size_t inbound_bytes = 0;
+  bool busy = false;     // a task for this session is running
+  bool reading_paused = false;
+  bool ending = false;   // the end is queued; nothing more is accepted
+  bool ended = false;
+
+  std::set<std::uint64_t> channels;  // joined, as the committed state says
+};
+
+}  // namespace starhold::session
