@@ -218,4 +218,9 @@ class Server {
   std::unique_ptr<detail::Engine> engine_;
 };
 
+// Writes a self-signed certificate and its private key (PEM files, the key
+// readable by its owner only) for "localhost" and 127.0.0.1. For development
+// and tests: clients must be told to trust it. Throws std::runtime_error.
+void write_development_certificate(const std::string& cert_file, const std::string& key_file);
+
 }  // namespace starhold

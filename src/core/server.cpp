@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <memory>
 #include <mutex>
 
@@ -6,6 +7,7 @@
 
 #include "core/engine.hpp"
 #include "data/type_registry.hpp"
+#include "net/tls.hpp"
 #include "starhold/server.hpp"
 
 namespace starhold {
@@ -198,6 +200,12 @@ Metrics Server::metrics() const {
   m.messages_sent = n.sent.load();
   for (std::size_t i = 0; i < m.disconnects.size(); ++i) m.disconnects[i] = n.disconnects[i].load();
   return m;
+}
+
+void write_development_certificate(const std::string& cert_file, const std::string& key_file) {
+  net::write_self_signed_certificate(cert_file, key_file);
+  std::filesystem::permissions(key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace);
 }
 
 double Histogram::quantile_us(double q) const noexcept {
