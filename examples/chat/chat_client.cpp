@@ -1,0 +1,264 @@
+// chat_client: a line-based chat over a Starhold server's channels.
+//
+//   chat_client --port 7700 --ca server-cert.pem --name ana --password secret
+//
+// Type these on standard input:
+//   /join ROOM        ask the server to put you in ROOM
+//   /leave ROOM       ask the server to take you out of ROOM
+//   /say ROOM text    say text in ROOM
+//   text              say text in the room you joined last
+//   /quit             log out (so does the end of input)
+//
+// The server decides what joining means: the client sends "/join ROOM" as a
+// plain session message, and the server answers by adding the session to the
+// room's channel, which arrives here as on_channel_joined with the channel's
+// id. From then on, the client talks to the room by that id.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "starhold/client.hpp"
+
+namespace {
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: chat_client [--host H] [--port N] [--transport tls|tcp|ws|wss]\n"
+               "                   [--ca FILE] [--insecure] [--name NAME] [--password PW]\n");
+  std::exit(2);
+}
+
+struct Settings {
+  starhold::client::ClientOptions options;
+  std::string name = "guest";
+  std::string password;
+};
+
+Settings parse(int argc, char** argv) {
+  Settings s;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (flag == "--insecure") {
+      s.options.verify_server = false;  // accept any certificate: development only
+      continue;
+    }
+    if (i + 1 >= argc) usage();
+    const std::string value = argv[++i];
+    if (flag == "--host") {
+      s.options.host = value;
+    } else if (flag == "--port") {
+      const int port = std::atoi(value.c_str());
+      if (port <= 0 || port > 65535) usage();
+      s.options.port = static_cast<std::uint16_t>(port);
+    } else if (flag == "--transport") {
+      using starhold::client::Transport;
+      if (value == "tls") {
+        s.options.transport = Transport::tls;
+      } else if (value == "tcp") {
+        s.options.transport = Transport::tcp;
+      } else if (value == "ws") {
+        s.options.transport = Transport::websocket;
+      } else if (value == "wss") {
+        s.options.transport = Transport::websocket_tls;
+      } else {
+        usage();
+      }
+    } else if (flag == "--ca") {
+      s.options.ca_file = value;
+    } else if (flag == "--name") {
+      s.name = value;
+    } else if (flag == "--password") {
+      s.password = value;
+    } else {
+      usage();
+    }
+  }
+  if (s.options.port == 0) usage();
+  return s;
+}
+
+// The rooms this session is in, in the order joined. The client's callbacks
+// change it on the client's thread while the main thread reads it, so every
+// use holds the mutex.
+class Rooms {
+ public:
+  void joined(std::uint64_t channel, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    rooms_.push_back({channel, name});
+  }
+  // Returns the room's name ("?" if unknown).
+  std::string left(std::uint64_t channel) {
+    std::lock_guard lock(mutex_);
+    for (auto it = rooms_.begin(); it != rooms_.end(); ++it) {
+      if (it->channel != channel) continue;
+      std::string name = it->name;
+      rooms_.erase(it);
+      return name;
+    }
+    return "?";
+  }
+  std::string name_of(std::uint64_t channel) {
+    std::lock_guard lock(mutex_);
+    for (const auto& room : rooms_) {
+      if (room.channel == channel) return room.name;
+    }
+    return "?";
+  }
+  std::optional<std::uint64_t> channel_of(std::string_view name) {
+    std::lock_guard lock(mutex_);
+    for (const auto& room : rooms_) {
+      if (room.name == name) return room.channel;
+    }
+    return std::nullopt;
+  }
+  // The room joined most recently, if any.
+  std::optional<std::uint64_t> current() {
+    std::lock_guard lock(mutex_);
+    if (rooms_.empty()) return std::nullopt;
+    return rooms_.back().channel;
+  }
+
+ private:
+  struct Room {
+    std::uint64_t channel;
+    std::string name;
+  };
+  std::mutex mutex_;
+  std::vector<Room> rooms_;
+};
+
+// What the callbacks tell the main thread about the session.
+struct Progress {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool login_done = false;  // login succeeded or failed
+  bool logged_in = false;
+  bool ended = false;  // the session is over for good
+};
+
+bool starts_with(std::string_view line, std::string_view prefix) {
+  return line.substr(0, prefix.size()) == prefix;
+}
+
+// Acts on one input line: a command, or chat for the current room.
+void handle_line(const std::string& line, starhold::client::Client& client, Rooms& rooms) {
+  if (line.empty()) return;
+
+  if (starts_with(line, "/join ") || starts_with(line, "/leave ")) {
+    client.send(line);  // the server interprets these
+    return;
+  }
+
+  if (starts_with(line, "/say ")) {
+    // "/say ROOM text": the room name ends at the next space.
+    const std::string_view rest = std::string_view(line).substr(5);
+    const auto space = rest.find(' ');
+    const std::string_view room = rest.substr(0, space);
+    const std::string_view text = space == std::string_view::npos ? "" : rest.substr(space + 1);
+    if (auto channel = rooms.channel_of(room)) {
+      client.send_channel(*channel, text);
+    } else {
+      std::printf("* you are not in [%.*s]\n", static_cast<int>(room.size()), room.data());
+    }
+    return;
+  }
+
+  if (starts_with(line, "/")) {
+    std::printf("* unknown command; try /join, /leave, /say or /quit\n");
+    return;
+  }
+
+  if (auto channel = rooms.current()) {
+    client.send_channel(*channel, line);
+  } else {
+    std::printf("* join a room first: /join ROOM\n");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Settings settings = parse(argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // print each line at once, even into a pipe
+
+  // Declared before the client, so that they outlive the client's callbacks.
+  Rooms rooms;
+  Progress progress;
+  starhold::client::Client client(settings.options);
+
+  // Callbacks run on the client's thread, one at a time.
+  client.on_logged_in = [&](std::uint64_t) {
+    std::printf("* logged in as %s; /join a room to chat\n", settings.name.c_str());
+    std::lock_guard lock(progress.mutex);
+    progress.login_done = progress.logged_in = true;
+    progress.changed.notify_all();
+  };
+  client.on_login_failed = [&](std::uint16_t reason, const std::string& message) {
+    std::printf("* login failed (reason %u): %s\n", reason, message.c_str());
+    std::lock_guard lock(progress.mutex);
+    progress.login_done = true;
+    progress.changed.notify_all();
+  };
+  client.on_channel_joined = [&](std::uint64_t channel, const std::string& name) {
+    rooms.joined(channel, name);
+    std::printf("* joined [%s]\n", name.c_str());
+  };
+  client.on_channel_left = [&](std::uint64_t channel) {
+    std::printf("* left [%s]\n", rooms.left(channel).c_str());
+  };
+  client.on_channel_message = [&](std::uint64_t channel, std::string_view text) {
+    std::printf("[%s] %.*s\n", rooms.name_of(channel).c_str(), static_cast<int>(text.size()),
+                text.data());
+  };
+  client.on_message = [](std::string_view text) {
+    std::printf("%.*s\n", static_cast<int>(text.size()), text.data());
+  };
+  client.on_disconnected = [&](const starhold::client::DisconnectInfo& info) {
+    std::printf("* disconnected (reason %u): %s%s\n", info.reason, info.message.c_str(),
+                info.reconnecting ? " - reconnecting" : "");
+    if (info.reconnecting) return;
+    std::lock_guard lock(progress.mutex);
+    progress.login_done = progress.ended = true;
+    progress.changed.notify_all();
+  };
+  client.on_reconnected = [] { std::printf("* reconnected\n"); };
+
+  client.login(settings.name, settings.password);
+  {
+    std::unique_lock lock(progress.mutex);
+    progress.changed.wait(lock, [&] { return progress.login_done; });
+    if (!progress.logged_in) return 1;
+  }
+
+  // One command or chat line per input line.
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    {
+      std::lock_guard lock(progress.mutex);
+      if (progress.ended) break;
+    }
+    if (line == "/quit") break;
+    try {
+      handle_line(line, client, rooms);
+    } catch (const std::length_error& e) {  // over the server's maximum frame
+      std::printf("* not sent: %s\n", e.what());
+    }
+  }
+
+  // Log out and wait for the server to confirm.
+  std::unique_lock lock(progress.mutex);
+  if (!progress.ended) {
+    client.logout();
+    progress.changed.wait_for(lock, std::chrono::seconds(5), [&] { return progress.ended; });
+  }
+  return 0;
+}
