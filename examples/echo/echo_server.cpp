@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
 
   std::signal(SIGINT, [](int) { stop_requested = true; });
   std::signal(SIGTERM, [](int) { stop_requested = true; });
-  while (!stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (!stop_requested)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   server.stop();
 }

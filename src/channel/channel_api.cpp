@@ -6,13 +6,17 @@
 #include "session/session_service.hpp"
 
 namespace starhold {
-using channel::ChannelRecord;
 using channel::channel_name;
+using channel::ChannelRecord;
 
 namespace {
-channel::ChannelService& service(Transaction& tx) { return *core::services(tx).channels; }
+channel::ChannelService& service(Transaction& tx) {
+  return *core::services(tx).channels;
+}
 
-ChannelRecord& record(Transaction& tx, ObjectId id) { return tx.get(Ref<ChannelRecord>(id)); }
+ChannelRecord& record(Transaction& tx, ObjectId id) {
+  return tx.get(Ref<ChannelRecord>(id));
+}
 }  // namespace
 
 Channel Channel::create(Transaction& tx, std::string_view name, Ref<ChannelListener> listener,
@@ -55,11 +59,16 @@ void Channel::send(Transaction& tx, std::string_view message) const {
   (void)record(tx, id_);
   // Encoded once, here; every member's connection shares these bytes.
   auto frame = std::make_shared<const std::string>(
-      net::FrameWriter(net::Op::channel_message, 8 + message.size()).u64(id_.value).rest(message).finish());
+      net::FrameWriter(net::Op::channel_message, 8 + message.size())
+          .u64(id_.value)
+          .rest(message)
+          .finish());
   tx.on_commit([&svc = service(tx), c = id_.value, frame] { svc.sent(c, frame); });
 }
 
-std::string Channel::name(Transaction& tx) const { return record(tx, id_).name; }
+std::string Channel::name(Transaction& tx) const {
+  return record(tx, id_).name;
+}
 
 void Channel::destroy(Transaction& tx) const {
   ChannelRecord& rec = record(tx, id_);

@@ -7,7 +7,9 @@ namespace starhold::channel {
 using net::Op;
 
 namespace {
-net::FramePtr frame(std::string bytes) { return std::make_shared<const std::string>(std::move(bytes)); }
+net::FramePtr frame(std::string bytes) {
+  return std::make_shared<const std::string>(std::move(bytes));
+}
 }  // namespace
 
 void ChannelService::joined(std::uint64_t channel, const std::string& name, std::uint64_t session) {
@@ -23,7 +25,8 @@ void ChannelService::joined(std::uint64_t channel, const std::string& name, std:
     m.index[session] = m.list.size();
     m.list.push_back(state);
   }
-  sessions_.deliver(*state, frame(net::FrameWriter(Op::channel_joined).u64(channel).str(name).finish()));
+  sessions_.deliver(*state,
+                    frame(net::FrameWriter(Op::channel_joined).u64(channel).str(name).finish()));
 }
 
 bool ChannelService::remove(Members& m, std::uint64_t session) {
@@ -62,7 +65,8 @@ void ChannelService::sent(std::uint64_t channel, const net::FramePtr& f) {
   std::lock_guard lock(mu_);
   auto it = channels_.find(channel);
   if (it == channels_.end()) return;
-  for (const auto& member : it->second.list) sessions_.deliver(*member, f);
+  for (const auto& member : it->second.list)
+    sessions_.deliver(*member, f);
 }
 
 void ChannelService::destroyed(std::uint64_t channel) {
@@ -117,8 +121,8 @@ void ChannelService::client_message(Transaction& tx, Channel channel, Session se
     return;
   }
   if (!member(channel.id().value, sender.id().value)) {
-    log_.debug("session {} sent on channel '{}' without being a member; dropped",
-               sender.id().value, rec->name);
+    log_.debug("session {} sent on channel '{}' without being a member; dropped", sender.id().value,
+               rec->name);
     return;
   }
   if (rec->listener) {

@@ -42,7 +42,9 @@ struct ChannelRecord final : Managed<ChannelRecord> {
   }
 };
 
-inline std::string channel_name(std::string_view name) { return "starhold.channel." + std::string(name); }
+inline std::string channel_name(std::string_view name) {
+  return "starhold.channel." + std::string(name);
+}
 
 class ChannelService {
  public:

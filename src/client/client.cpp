@@ -1,8 +1,5 @@
 #include "starhold/client.hpp"
 
-#include <pthread.h>
-
-#include <csignal>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -27,16 +24,6 @@ std::shared_ptr<net::TlsContext> tls_context(const ClientOptions& o) {
   return net::TlsContext::client(o.ca_file, o.verify_server);
 }
 
-// TLS writes go through OpenSSL's socket BIO, whose write() to a connection
-// the server has closed raises SIGPIPE in the writing thread. The client's own
-// io thread keeps SIGPIPE blocked, so that such a write fails with EPIPE.
-void block_sigpipe_in_this_thread() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 }  // namespace
 
 // Owns the SessionLink and, for the first constructor, the io_context and
@@ -49,10 +36,7 @@ class Client::Impl {
       : own_io_(std::make_unique<asio::io_context>(1)),
         link_(make_link(*own_io_, std::move(options))),
         work_(asio::make_work_guard(*own_io_)),
-        thread_([io = own_io_.get()] {
-          block_sigpipe_in_this_thread();
-          io->run();
-        }) {}
+        thread_([io = own_io_.get()] { io->run(); }) {}
 
   Impl(asio::io_context& io, ClientOptions options) : link_(make_link(io, std::move(options))) {}
 

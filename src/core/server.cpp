@@ -61,7 +61,9 @@ Engine::Engine(ServerOptions opts, std::unique_ptr<Store> s)
   tasks.set_services(&services);
 }
 
-Engine::~Engine() { stop(); }
+Engine::~Engine() {
+  stop();
+}
 
 void Engine::stop() {
   sessions.stop();
@@ -105,7 +107,9 @@ std::future<void> Server::set_password(std::string name, std::string password) {
   return engine_->sessions.set_password(std::move(name), std::move(password));
 }
 
-std::uint16_t Server::port(Listener which) const { return engine_->sessions.port(which); }
+std::uint16_t Server::port(Listener which) const {
+  return engine_->sessions.port(which);
+}
 
 void Server::stop() {
   engine_->stop();
@@ -198,14 +202,16 @@ Metrics Server::metrics() const {
   m.reconnects = n.reconnects.load();
   m.messages_received = n.received.load();
   m.messages_sent = n.sent.load();
-  for (std::size_t i = 0; i < m.disconnects.size(); ++i) m.disconnects[i] = n.disconnects[i].load();
+  for (std::size_t i = 0; i < m.disconnects.size(); ++i)
+    m.disconnects[i] = n.disconnects[i].load();
   return m;
 }
 
 void write_development_certificate(const std::string& cert_file, const std::string& key_file) {
   net::write_self_signed_certificate(cert_file, key_file);
-  std::filesystem::permissions(key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-                               std::filesystem::perm_options::replace);
+  std::filesystem::permissions(
+      key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+      std::filesystem::perm_options::replace);
 }
 
 double Histogram::quantile_us(double q) const noexcept {

@@ -8,50 +8,88 @@ namespace starhold::net {
 
 const char* reason_name(Reason r) noexcept {
   switch (r) {
-    case Reason::protocol_version: return "protocol_version";
-    case Reason::malformed_frame: return "malformed_frame";
-    case Reason::frame_too_large: return "frame_too_large";
-    case Reason::unknown_opcode: return "unknown_opcode";
-    case Reason::not_logged_in: return "not_logged_in";
-    case Reason::bad_credentials: return "bad_credentials";
-    case Reason::too_many_attempts: return "too_many_attempts";
-    case Reason::flood: return "flood";
-    case Reason::slow_reader: return "slow_reader";
-    case Reason::heartbeat_timeout: return "heartbeat_timeout";
-    case Reason::server_full: return "server_full";
-    case Reason::duplicate_login: return "duplicate_login";
-    case Reason::kicked: return "kicked";
-    case Reason::shutdown: return "shutdown";
-    case Reason::logged_out: return "logged_out";
-    case Reason::already_logged_in: return "already_logged_in";
-    case Reason::refused: return "refused";
-    case Reason::invalid_token: return "invalid_token";
-    case Reason::session_expired: return "session_expired";
-    case Reason::handshake_timeout: return "handshake_timeout";
-    case Reason::internal_error: return "internal_error";
+    case Reason::protocol_version:
+      return "protocol_version";
+    case Reason::malformed_frame:
+      return "malformed_frame";
+    case Reason::frame_too_large:
+      return "frame_too_large";
+    case Reason::unknown_opcode:
+      return "unknown_opcode";
+    case Reason::not_logged_in:
+      return "not_logged_in";
+    case Reason::bad_credentials:
+      return "bad_credentials";
+    case Reason::too_many_attempts:
+      return "too_many_attempts";
+    case Reason::flood:
+      return "flood";
+    case Reason::slow_reader:
+      return "slow_reader";
+    case Reason::heartbeat_timeout:
+      return "heartbeat_timeout";
+    case Reason::server_full:
+      return "server_full";
+    case Reason::duplicate_login:
+      return "duplicate_login";
+    case Reason::kicked:
+      return "kicked";
+    case Reason::shutdown:
+      return "shutdown";
+    case Reason::logged_out:
+      return "logged_out";
+    case Reason::already_logged_in:
+      return "already_logged_in";
+    case Reason::refused:
+      return "refused";
+    case Reason::invalid_token:
+      return "invalid_token";
+    case Reason::session_expired:
+      return "session_expired";
+    case Reason::handshake_timeout:
+      return "handshake_timeout";
+    case Reason::internal_error:
+      return "internal_error";
   }
   return "unknown_reason";
 }
 
 const char* op_name(Op op) noexcept {
   switch (op) {
-    case Op::hello: return "HELLO";
-    case Op::welcome: return "WELCOME";
-    case Op::login: return "LOGIN";
-    case Op::login_ok: return "LOGIN_OK";
-    case Op::login_failed: return "LOGIN_FAILED";
-    case Op::redirect: return "REDIRECT";
-    case Op::reconnect: return "RECONNECT";
-    case Op::reconnect_ok: return "RECONNECT_OK";
-    case Op::reconnect_failed: return "RECONNECT_FAILED";
-    case Op::session_message: return "SESSION_MESSAGE";
-    case Op::channel_joined: return "CHANNEL_JOINED";
-    case Op::channel_left: return "CHANNEL_LEFT";
-    case Op::channel_message: return "CHANNEL_MESSAGE";
-    case Op::logout: return "LOGOUT";
-    case Op::logout_ok: return "LOGOUT_OK";
-    case Op::heartbeat: return "HEARTBEAT";
-    case Op::disconnect: return "DISCONNECT";
+    case Op::hello:
+      return "HELLO";
+    case Op::welcome:
+      return "WELCOME";
+    case Op::login:
+      return "LOGIN";
+    case Op::login_ok:
+      return "LOGIN_OK";
+    case Op::login_failed:
+      return "LOGIN_FAILED";
+    case Op::redirect:
+      return "REDIRECT";
+    case Op::reconnect:
+      return "RECONNECT";
+    case Op::reconnect_ok:
+      return "RECONNECT_OK";
+    case Op::reconnect_failed:
+      return "RECONNECT_FAILED";
+    case Op::session_message:
+      return "SESSION_MESSAGE";
+    case Op::channel_joined:
+      return "CHANNEL_JOINED";
+    case Op::channel_left:
+      return "CHANNEL_LEFT";
+    case Op::channel_message:
+      return "CHANNEL_MESSAGE";
+    case Op::logout:
+      return "LOGOUT";
+    case Op::logout_ok:
+      return "LOGOUT_OK";
+    case Op::heartbeat:
+      return "HEARTBEAT";
+    case Op::disconnect:
+      return "DISCONNECT";
   }
   return "UNKNOWN";
 }
@@ -78,11 +116,13 @@ FrameWriter& FrameWriter::u16(std::uint16_t v) {
   return *this;
 }
 FrameWriter& FrameWriter::u32(std::uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) out_.push_back(static_cast<char>(v >> s));
+  for (int s = 24; s >= 0; s -= 8)
+    out_.push_back(static_cast<char>(v >> s));
   return *this;
 }
 FrameWriter& FrameWriter::u64(std::uint64_t v) {
-  for (int s = 56; s >= 0; s -= 8) out_.push_back(static_cast<char>(v >> s));
+  for (int s = 56; s >= 0; s -= 8)
+    out_.push_back(static_cast<char>(v >> s));
   return *this;
 }
 FrameWriter& FrameWriter::str(std::string_view s) {
@@ -98,7 +138,8 @@ FrameWriter& FrameWriter::rest(std::string_view b) {
 
 std::string FrameWriter::finish() {
   const auto n = static_cast<std::uint32_t>(out_.size() - kLengthBytes);
-  for (int i = 0; i < 4; ++i) out_[static_cast<std::size_t>(i)] = static_cast<char>(n >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i)
+    out_[static_cast<std::size_t>(i)] = static_cast<char>(n >> (24 - 8 * i));
   return std::move(out_);
 }
 
@@ -111,25 +152,34 @@ std::string_view BodyReader::take(std::size_t n) {
   return s;
 }
 
-std::uint8_t BodyReader::u8() { return static_cast<std::uint8_t>(take(1)[0]); }
+std::uint8_t BodyReader::u8() {
+  return static_cast<std::uint8_t>(take(1)[0]);
+}
 std::uint16_t BodyReader::u16() {
   auto s = take(2);
-  return static_cast<std::uint16_t>((static_cast<unsigned char>(s[0]) << 8) | static_cast<unsigned char>(s[1]));
+  return static_cast<std::uint16_t>((static_cast<unsigned char>(s[0]) << 8) |
+                                    static_cast<unsigned char>(s[1]));
 }
 std::uint32_t BodyReader::u32() {
   auto s = take(4);
   std::uint32_t v = 0;
-  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
+  for (char c : s)
+    v = (v << 8) | static_cast<unsigned char>(c);
   return v;
 }
 std::uint64_t BodyReader::u64() {
   auto s = take(8);
   std::uint64_t v = 0;
-  for (char c : s) v = (v << 8) | static_cast<unsigned char>(c);
+  for (char c : s)
+    v = (v << 8) | static_cast<unsigned char>(c);
   return v;
 }
-std::string_view BodyReader::str() { return take(u16()); }
-std::string_view BodyReader::rest() { return take(p_.size()); }
+std::string_view BodyReader::str() {
+  return take(u16());
+}
+std::string_view BodyReader::rest() {
+  return take(p_.size());
+}
 void BodyReader::done() const {
   if (!p_.empty()) {
     throw ProtocolError(Reason::malformed_frame,
@@ -168,8 +218,9 @@ bool FrameParser::next(Frame& frame) {
                             (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
   if (len == 0) throw ProtocolError(Reason::malformed_frame, "frame of length 0");
   if (len > max_frame_) {
-    throw ProtocolError(Reason::frame_too_large,
-                        fmt::format("frame of {} bytes exceeds the maximum of {}", len, max_frame_));
+    throw ProtocolError(
+        Reason::frame_too_large,
+        fmt::format("frame of {} bytes exceeds the maximum of {}", len, max_frame_));
   }
   if (have < kLengthBytes + len) return false;
   frame.op = static_cast<Op>(p[4]);

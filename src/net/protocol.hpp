@@ -68,7 +68,8 @@ bool is_known_op(std::uint8_t op) noexcept;
 // A frame that breaks the protocol; reason says how.
 class ProtocolError : public std::runtime_error {
  public:
-  ProtocolError(Reason reason, const std::string& what) : std::runtime_error(what), reason_(reason) {}
+  ProtocolError(Reason reason, const std::string& what)
+      : std::runtime_error(what), reason_(reason) {}
   Reason reason() const noexcept { return reason_; }
 
  private:

@@ -4,14 +4,18 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
 
-#include <boost/asio/error.hpp>
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 
 namespace starhold::net {
 namespace {
@@ -35,10 +39,51 @@ class TlsCategory final : public boost::system::error_category {
   }
 };
 
+// A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own writes with
+// write(2), which raises SIGPIPE (killing the process) when the peer has
+// gone. Reads and everything else behave as OpenSSL's socket BIO.
+int nosignal_write(BIO* bio, const char* data, int n) {
+  const int fd = static_cast<int>(BIO_get_fd(bio, nullptr));
+  BIO_clear_retry_flags(bio);
+  const ssize_t w = ::send(fd, data, static_cast<std::size_t>(n), MSG_NOSIGNAL);
+  if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    BIO_set_retry_write(bio);
+  return static_cast<int>(w);
+}
+
+int nosignal_read(BIO* bio, char* data, int n) {
+  const int fd = static_cast<int>(BIO_get_fd(bio, nullptr));
+  BIO_clear_retry_flags(bio);
+  const ssize_t r = ::recv(fd, data, static_cast<std::size_t>(n), 0);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(bio);
+  return static_cast<int>(r);
+}
+
+const BIO_METHOD* nosignal_socket_method() {
+  static BIO_METHOD* method = [] {
+    const BIO_METHOD* base = BIO_s_socket();
+    BIO_METHOD* m = BIO_meth_new(BIO_TYPE_SOCKET, "starhold socket");
+    BIO_meth_set_write(m, nosignal_write);
+    BIO_meth_set_read(m, nosignal_read);
+    BIO_meth_set_puts(m, BIO_meth_get_puts(base));
+    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(base));
+    BIO_meth_set_create(m, BIO_meth_get_create(base));
+    BIO_meth_set_destroy(m, BIO_meth_get_destroy(base));
+    return m;
+  }();
+  return method;
+}
+
 constexpr long kModes =
     SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
 
 }  // namespace
+
+bool is_ip_literal(const std::string& host) {
+  ErrorCode ec;
+  boost::asio::ip::make_address(host, ec);
+  return !ec;
+}
 
 const boost::system::error_category& tls_category() {
   static const TlsCategory category;
@@ -59,11 +104,12 @@ std::shared_ptr<TlsContext> TlsContext::server(const std::string& cert_file,
         fmt::format("cannot use TLS certificate '{}': {}", cert_file, openssl_reason()));
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    throw std::runtime_error(fmt::format("cannot use TLS key '{}': {}", key_file, openssl_reason()));
+    throw std::runtime_error(
+        fmt::format("cannot use TLS key '{}': {}", key_file, openssl_reason()));
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    throw std::runtime_error(fmt::format("TLS key '{}' does not match certificate '{}'", key_file,
-                                         cert_file));
+    throw std::runtime_error(
+        fmt::format("TLS key '{}' does not match certificate '{}'", key_file, cert_file));
   }
   return c;
 }
@@ -88,7 +134,9 @@ std::shared_ptr<TlsContext> TlsContext::client(const std::string& ca_file, bool 
   return c;
 }
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+TlsContext::~TlsContext() {
+  SSL_CTX_free(ctx_);
+}
 
 // ---- TlsStream -------------------------------------------------------------
 
@@ -97,14 +145,23 @@ TlsStream::TlsStream(boost::asio::ip::tcp::socket socket, const TlsContext& ctx,
     : socket_(std::move(socket)), ssl_(SSL_new(ctx.native())), server_(server) {
   if (ssl_ == nullptr) throw std::runtime_error("SSL_new failed: " + openssl_reason());
   socket_.non_blocking(true);
-  SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));
+  BIO* bio = BIO_new(nosignal_socket_method());
+  if (bio == nullptr) {
+    SSL_free(ssl_);
+    throw std::runtime_error("BIO_new failed: " + openssl_reason());
+  }
+  BIO_set_fd(bio, static_cast<int>(socket_.native_handle()), BIO_NOCLOSE);
+  SSL_set_bio(ssl_, bio, bio);
   if (!server && !host.empty()) {
-    SSL_set_tlsext_host_name(ssl_, host.c_str());
+    if (!is_ip_literal(host))
+      SSL_set_tlsext_host_name(ssl_, host.c_str());  // SNI is for names only
     if (ctx.verifies()) SSL_set1_host(ssl_, host.c_str());
   }
 }
 
-TlsStream::~TlsStream() { SSL_free(ssl_); }
+TlsStream::~TlsStream() {
+  SSL_free(ssl_);
+}
 
 TlsStream::Want TlsStream::classify(int rc, ErrorCode& ec) {
   switch (SSL_get_error(ssl_, rc)) {
@@ -138,7 +195,9 @@ TlsStream::Want TlsStream::classify(int rc, ErrorCode& ec) {
   }
 }
 
-void TlsStream::async_handshake(Handler done) { step_handshake(std::move(done)); }
+void TlsStream::async_handshake(Handler done) {
+  step_handshake(std::move(done));
+}
 
 void TlsStream::step_handshake(Handler done) {
   ERR_clear_error();
@@ -150,12 +209,12 @@ void TlsStream::step_handshake(Handler done) {
     boost::asio::post(socket_.get_executor(), [done = std::move(done), ec] { done(ec); });
     return;
   }
-  socket_.async_wait(w == Want::read ? boost::asio::socket_base::wait_read
-                                     : boost::asio::socket_base::wait_write,
-                     [this, done = std::move(done)](ErrorCode e) mutable {
-                       if (e) return done(e);
-                       step_handshake(std::move(done));
-                     });
+  socket_.async_wait(
+      w == Want::read ? boost::asio::socket_base::wait_read : boost::asio::socket_base::wait_write,
+      [this, done = std::move(done)](ErrorCode e) mutable {
+        if (e) return done(e);
+        step_handshake(std::move(done));
+      });
 }
 
 void TlsStream::async_wait_readable(Handler done) {
@@ -181,12 +240,12 @@ void TlsStream::step_read(char* buf, std::size_t n, ReadHandler done) {
     boost::asio::post(socket_.get_executor(), [done = std::move(done), ec, got] { done(ec, got); });
     return;
   }
-  socket_.async_wait(w == Want::read ? boost::asio::socket_base::wait_read
-                                     : boost::asio::socket_base::wait_write,
-                     [this, buf, n, done = std::move(done)](ErrorCode e) mutable {
-                       if (e) return done(e, 0);
-                       step_read(buf, n, std::move(done));
-                     });
+  socket_.async_wait(
+      w == Want::read ? boost::asio::socket_base::wait_read : boost::asio::socket_base::wait_write,
+      [this, buf, n, done = std::move(done)](ErrorCode e) mutable {
+        if (e) return done(e, 0);
+        step_read(buf, n, std::move(done));
+      });
 }
 
 void TlsStream::async_write(const char* data, std::size_t n, Handler done) {
@@ -247,7 +306,8 @@ void write_self_signed_certificate(const std::string& cert_file, const std::stri
   X509_set_pubkey(cert.get(), key.get());
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   X509_set_issuer_name(cert.get(), name);
   X509V3_CTX v3;
   X509V3_set_ctx_nodb(&v3);

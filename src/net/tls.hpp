@@ -28,7 +28,8 @@ class TlsContext {
  public:
   // Server side: certificate chain and private key, PEM files. Throws
   // std::runtime_error naming the file and OpenSSL's reason.
-  static std::shared_ptr<TlsContext> server(const std::string& cert_file, const std::string& key_file);
+  static std::shared_ptr<TlsContext> server(const std::string& cert_file,
+                                            const std::string& key_file);
   // Client side: verifies the server against ca_file (PEM) when given,
   // against the system's store when ca_file is empty and verify is true, and
   // not at all when verify is false.
@@ -46,6 +47,9 @@ class TlsContext {
   SSL_CTX* ctx_;
   bool verify_;
 };
+
+// True for "127.0.0.1" or "::1", false for a host name (SNI is for names only).
+bool is_ip_literal(const std::string& host);
 
 // The error category for failures reported by OpenSSL.
 const boost::system::error_category& tls_category();

@@ -86,11 +86,13 @@ class TlsTransport final : public Transport {
       return;
     }
     staging_.clear();
-    for (const auto& b : buffers) staging_.append(static_cast<const char*>(b.data()), b.size());
-    stream_.async_write(staging_.data(), staging_.size(), [this, done = std::move(done)](ErrorCode ec) {
-      std::string().swap(staging_);  // idle connections keep no buffer
-      done(ec);
-    });
+    for (const auto& b : buffers)
+      staging_.append(static_cast<const char*>(b.data()), b.size());
+    stream_.async_write(staging_.data(), staging_.size(),
+                        [this, done = std::move(done)](ErrorCode ec) {
+                          std::string().swap(staging_);  // idle connections keep no buffer
+                          done(ec);
+                        });
   }
   void close() noexcept override { stream_.close(); }
   TransportKind kind() const noexcept override { return TransportKind::tls; }
@@ -150,7 +152,7 @@ class WebSocketTransport final : public Transport {
   void set_server_name(const std::string& host, bool verify) {
     if constexpr (!std::is_same_v<Next, beast::tcp_stream>) {
       SSL* ssl = ws_.next_layer().native_handle();
-      SSL_set_tlsext_host_name(ssl, host.c_str());
+      if (!is_ip_literal(host)) SSL_set_tlsext_host_name(ssl, host.c_str());
       if (verify) SSL_set1_host(ssl, host.c_str());
     }
   }
@@ -192,7 +194,8 @@ std::unique_ptr<Transport> make(TransportKind kind, tcp::socket socket,
     case TransportKind::tls:
       return std::make_unique<TlsTransport>(std::move(socket), *tls, server, host);
     case TransportKind::websocket:
-      return std::make_unique<PlainWs>(server, host, path, kind, beast::tcp_stream(std::move(socket)));
+      return std::make_unique<PlainWs>(server, host, path, kind,
+                                       beast::tcp_stream(std::move(socket)));
     case TransportKind::websocket_tls: {
       // Beast's TLS stream needs an asio::ssl::context; one over our SSL_CTX is
       // only a reference count, and SSL_new keeps its own.

@@ -34,7 +34,8 @@ struct Lookup {
 
 }  // namespace
 
-StoreAuthenticator::StoreAuthenticator(task::TaskService& tasks, const ServerOptions& options, Log& log)
+StoreAuthenticator::StoreAuthenticator(task::TaskService& tasks, const ServerOptions& options,
+                                       Log& log)
     : tasks_(tasks), options_(options), log_(log), thread_([this] { run(); }) {}
 
 StoreAuthenticator::~StoreAuthenticator() {
@@ -48,20 +49,22 @@ StoreAuthenticator::~StoreAuthenticator() {
 
 std::string StoreAuthenticator::new_salt() {
   std::string salt(16, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) != 1) {
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) !=
+      1) {
     throw std::runtime_error("RAND_bytes failed");
   }
   return salt;
 }
 
-std::string StoreAuthenticator::hash(const std::string& password, const std::string& salt, int cost) {
+std::string StoreAuthenticator::hash(const std::string& password, const std::string& salt,
+                                     int cost) {
   std::string out(kHashBytes, '\0');
   const std::uint64_t n = std::uint64_t{1} << cost;
   const std::uint64_t r = 8, p = 1;
   const std::uint64_t maxmem = 128 * r * n + (std::uint64_t{1} << 20);
-  if (EVP_PBE_scrypt(password.data(), password.size(), reinterpret_cast<const unsigned char*>(salt.data()),
-                     salt.size(), n, r, p, maxmem, reinterpret_cast<unsigned char*>(out.data()),
-                     out.size()) != 1) {
+  if (EVP_PBE_scrypt(password.data(), password.size(),
+                     reinterpret_cast<const unsigned char*>(salt.data()), salt.size(), n, r, p,
+                     maxmem, reinterpret_cast<unsigned char*>(out.data()), out.size()) != 1) {
     throw std::runtime_error("scrypt failed");
   }
   return out;
@@ -160,7 +163,8 @@ void StoreAuthenticator::authenticate(const Credentials& c, std::function<void(A
 
 std::future<void> StoreAuthenticator::set_password(std::string name, std::string password) {
   if (!valid_name(name) || password.size() > kMaxPassword) {
-    throw UsageError("set_password: the name must be 1 to 64 printable bytes and the password at most 1024");
+    throw UsageError(
+        "set_password: the name must be 1 to 64 printable bytes and the password at most 1024");
   }
   const std::string salt = new_salt();
   const int cost = options_.password_hash_cost;

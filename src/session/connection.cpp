@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
+#include <boost/asio/post.hpp>
 
 #include "session/session_service.hpp"
 #include "session/session_state.hpp"
@@ -97,17 +97,18 @@ void Connection::read() {
   std::size_t available = 0;
   char* buf = parser_.prepare(kReadChunk, available);
   reading_ = true;
-  transport_->read_some(buf, available, [self = shared_from_this()](net::ErrorCode ec, std::size_t n) {
-    self->reading_ = false;
-    if (self->phase_ >= Phase::closing) return;
-    if (ec) {
-      self->close_now();
-      return;
-    }
-    self->parser_.commit(n);
-    self->last_heard_ = Clock::now();
-    self->resume_reading();
-  });
+  transport_->read_some(buf, available,
+                        [self = shared_from_this()](net::ErrorCode ec, std::size_t n) {
+                          self->reading_ = false;
+                          if (self->phase_ >= Phase::closing) return;
+                          if (ec) {
+                            self->close_now();
+                            return;
+                          }
+                          self->parser_.commit(n);
+                          self->last_heard_ = Clock::now();
+                          self->resume_reading();
+                        });
 }
 
 void Connection::resume_reading() {
@@ -118,12 +119,15 @@ void Connection::resume_reading() {
   paused_ = false;
   try {
     net::Frame frame;
-    while (!paused_ && phase_ < Phase::closing && parser_.next(frame)) handle(frame);
+    while (!paused_ && phase_ < Phase::closing && parser_.next(frame))
+      handle(frame);
   } catch (const net::ProtocolError& e) {
     disconnect(e.reason(), e.what());
     return;
   }
-  parser_.shrink_if_empty();
+  // A read still in flight owns the parser's buffer (WebSocket reads are
+  // always in flight); keep it then.
+  if (!reading_) parser_.shrink_if_empty();
   wait_readable();
 }
 
@@ -226,8 +230,10 @@ void Connection::on_login(net::BodyReader& body) {
 void Connection::login_failed(Reason reason, const std::string& message, bool then_close) {
   asio::post(io_, [self = shared_from_this(), reason, message, then_close] {
     if (self->phase_ >= Phase::closing) return;
-    self->send(make_frame(
-        net::FrameWriter(Op::login_failed).u16(static_cast<std::uint16_t>(reason)).str(message).finish()));
+    self->send(make_frame(net::FrameWriter(Op::login_failed)
+                              .u16(static_cast<std::uint16_t>(reason))
+                              .str(message)
+                              .finish()));
     if (then_close) {
       self->disconnect(reason, message);
     } else {
@@ -270,8 +276,8 @@ void Connection::reconnect_failed(Reason reason, const std::string& message) {
 
 void Connection::on_counted(const net::Frame& frame) {
   if (!take_token()) {
-    throw net::ProtocolError(
-        Reason::flood, fmt::format("more than {} messages a second", service_.options().max_message_rate));
+    throw net::ProtocolError(Reason::flood, fmt::format("more than {} messages a second",
+                                                        service_.options().max_message_rate));
   }
   Inbound in;
   net::BodyReader body(frame.body);
@@ -287,7 +293,8 @@ bool Connection::take_token() {
   const std::uint32_t rate = service_.options().max_message_rate;
   if (rate == 0) return true;
   const auto now = Clock::now();
-  tokens_ = std::min(2.0 * rate, tokens_ + std::chrono::duration<double>(now - tokens_at_).count() * rate);
+  tokens_ = std::min(2.0 * rate,
+                     tokens_ + std::chrono::duration<double>(now - tokens_at_).count() * rate);
   tokens_at_ = now;
   if (tokens_ < 1.0) return false;
   tokens_ -= 1.0;
@@ -333,15 +340,18 @@ void Connection::flush() {
     in_flight_.swap(queued_);
   }
   buffers_.clear();
-  for (const auto& f : in_flight_) buffers_.emplace_back(f->data(), f->size());
+  for (const auto& f : in_flight_)
+    buffers_.emplace_back(f->data(), f->size());
   writing_ = true;
-  transport_->write(buffers_, [self = shared_from_this()](net::ErrorCode ec) { self->on_written(ec); });
+  transport_->write(buffers_,
+                    [self = shared_from_this()](net::ErrorCode ec) { self->on_written(ec); });
 }
 
 void Connection::on_written(net::ErrorCode ec) {
   writing_ = false;
   std::size_t bytes = 0;
-  for (const auto& f : in_flight_) bytes += f->size();
+  for (const auto& f : in_flight_)
+    bytes += f->size();
   in_flight_.clear();
   buffers_.clear();
   bool more = false;
@@ -377,7 +387,8 @@ void Connection::close(Reason reason, std::string message) {
 void Connection::send_and_close(net::FramePtr frame, Reason logged_reason) {
   asio::post(io_, [self = shared_from_this(), frame = std::move(frame), logged_reason]() mutable {
     if (self->phase_ == Phase::closed) return;
-    self->service_.counters().disconnects[static_cast<std::size_t>(logged_reason) % 32].fetch_add(1);
+    self->service_.counters().disconnects[static_cast<std::size_t>(logged_reason) % 32].fetch_add(
+        1);
     self->send(std::move(frame));
     {
       std::lock_guard lock(self->out_mu_);
@@ -398,8 +409,9 @@ void Connection::drop() {
 
 void Connection::disconnect(Reason reason, const std::string& message) {
   if (phase_ >= Phase::closing) return;
-  const std::string who = session_ ? fmt::format(" (session {} '{}')", session_->id, session_->identity)
-                                   : std::string();
+  const std::string who = session_
+                              ? fmt::format(" (session {} '{}')", session_->id, session_->identity)
+                              : std::string();
   service_.log().write(is_abuse(reason) ? LogLevel::warn : LogLevel::info,
                        "disconnecting {} ({}){}: {}: {}", address_, net::transport_name(kind_), who,
                        net::reason_name(reason), message);
@@ -454,7 +466,8 @@ void Connection::close_now() {
 
 void Connection::tick() {
   const auto& o = service_.options();
-  const auto period = std::max<Clock::duration>(o.heartbeat_interval / 2, std::chrono::milliseconds(10));
+  const auto period =
+      std::max<Clock::duration>(o.heartbeat_interval / 2, std::chrono::milliseconds(10));
   timer_.expires_after(std::min<Clock::duration>(period, o.handshake_timeout));
   timer_.async_wait([self = shared_from_this()](net::ErrorCode ec) {
     if (ec || self->phase_ == Phase::closed) return;
@@ -466,7 +479,8 @@ void Connection::tick() {
       self->disconnect(Reason::handshake_timeout, "no login in time");
     } else if (now - self->last_heard_ > 3 * opts.heartbeat_interval) {
       self->disconnect(Reason::heartbeat_timeout, "nothing heard for three heartbeat intervals");
-    } else if (self->phase_ == Phase::session && now - self->last_sent_ >= opts.heartbeat_interval) {
+    } else if (self->phase_ == Phase::session &&
+               now - self->last_sent_ >= opts.heartbeat_interval) {
       std::uint64_t received = 0;
       {
         std::lock_guard lock(self->session_->mu);

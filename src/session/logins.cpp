@@ -2,8 +2,8 @@
 // per-identity policy, failed-attempt limits, and resuming a lost session.
 #include <openssl/rand.h>
 
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
+#include <boost/asio/post.hpp>
 
 #include "session/connection.hpp"
 #include "session/records.hpp"
@@ -24,7 +24,9 @@ std::string random_token() {
   return t;
 }
 
-net::FramePtr frame(std::string bytes) { return std::make_shared<const std::string>(std::move(bytes)); }
+net::FramePtr frame(std::string bytes) {
+  return std::make_shared<const std::string>(std::move(bytes));
+}
 
 }  // namespace
 
@@ -89,7 +91,8 @@ void SessionService::authenticate(std::shared_ptr<Connection> conn, Credentials 
   });
 }
 
-void SessionService::begin_login(const std::shared_ptr<Connection>& conn, const std::string& identity) {
+void SessionService::begin_login(const std::shared_ptr<Connection>& conn,
+                                 const std::string& identity) {
   auto d = std::make_shared<LoginDecision>();
   d->identity = identity;
   d->token = random_token();
@@ -101,7 +104,8 @@ void SessionService::begin_login(const std::shared_ptr<Connection>& conn, const 
         d->listener = {};
         const std::string bound = identity_name(d->identity);
         SessionRecord* old = tx.find<SessionRecord>(bound);
-        if (old != nullptr && options_.duplicate_login == ServerOptions::DuplicateLogin::refuse_new) {
+        if (old != nullptr &&
+            options_.duplicate_login == ServerOptions::DuplicateLogin::refuse_new) {
           d->kind = LoginDecision::Kind::already;
           tx.on_commit([this, conn, d] { complete_login(conn, *d); });
           return;
@@ -151,7 +155,8 @@ void SessionService::begin_login(const std::shared_ptr<Connection>& conn, const 
       });
 }
 
-void SessionService::complete_login(const std::shared_ptr<Connection>& conn, const LoginDecision& d) {
+void SessionService::complete_login(const std::shared_ptr<Connection>& conn,
+                                    const LoginDecision& d) {
   if (d.replaced != 0) {
     if (auto old = find(d.replaced)) {
       {
@@ -224,7 +229,8 @@ void SessionService::reconnect(std::shared_ptr<Connection> conn, std::string tok
   std::size_t resent = 0;
   {
     std::lock_guard lock(state->mu);
-    if (state->ending || state->ended) return refuse(Reason::session_expired, "the session has ended");
+    if (state->ending || state->ended)
+      return refuse(Reason::session_expired, "the session has ended");
     if (received > state->sent) {
       return refuse(Reason::session_expired, "the client counts more messages than were sent");
     }
@@ -235,8 +241,10 @@ void SessionService::reconnect(std::shared_ptr<Connection> conn, std::string tok
     old = std::move(state->conn);
     state->conn = conn;
     boost::asio::post(conn->executor(), [conn, state] { conn->attach(state); });
-    conn->send(frame(net::FrameWriter(Op::reconnect_ok).u64(state->id).u64(state->received).finish()));
-    for (const auto& f : state->replay) conn->send(f);
+    conn->send(
+        frame(net::FrameWriter(Op::reconnect_ok).u64(state->id).u64(state->received).finish()));
+    for (const auto& f : state->replay)
+      conn->send(f);
     resent = state->replay.size();
   }
   if (old) old->drop();

@@ -2,8 +2,8 @@
 // and in order; outbound ones leave after their commit; acknowledgements
 // trim the replay kept for reconnects; the session ends through a task that
 // tells the game.
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
+#include <boost/asio/post.hpp>
 
 #include "channel/channel_service.hpp"
 #include "session/connection.hpp"
@@ -16,7 +16,9 @@ using net::Op;
 using net::Reason;
 
 namespace {
-net::FramePtr frame(std::string bytes) { return std::make_shared<const std::string>(std::move(bytes)); }
+net::FramePtr frame(std::string bytes) {
+  return std::make_shared<const std::string>(std::move(bytes));
+}
 }  // namespace
 
 std::shared_ptr<SessionState> SessionService::find(std::uint64_t session) {
@@ -166,18 +168,21 @@ void SessionService::submit_inbound(const std::shared_ptr<SessionState>& state, 
           if (!e) return;
           if (is_end) {
             // The listener failed; the session still ends, without it.
-            tasks_.submit("starhold.end-session", [this, state](Transaction& tx) {
-              const Session session(ObjectId{state->id});
-              if (auto* current = tx.find<SessionRecord>(identity_name(state->identity));
-                  current != nullptr && current->id() == session.id()) {
-                tx.unbind(identity_name(state->identity));
-              }
-              try {
-                tx.remove(Ref<SessionRecord>(session.id()));
-              } catch (const ObjectNotFound&) {
-              }
-              tx.on_commit([this, state] { finish_end(state, Reason::internal_error, true); });
-            }, {});
+            tasks_.submit(
+                "starhold.end-session",
+                [this, state](Transaction& tx) {
+                  const Session session(ObjectId{state->id});
+                  if (auto* current = tx.find<SessionRecord>(identity_name(state->identity));
+                      current != nullptr && current->id() == session.id()) {
+                    tx.unbind(identity_name(state->identity));
+                  }
+                  try {
+                    tx.remove(Ref<SessionRecord>(session.id()));
+                  } catch (const ObjectNotFound&) {
+                  }
+                  tx.on_commit([this, state] { finish_end(state, Reason::internal_error, true); });
+                },
+                {});
           }
           run_next(state);  // the failed message is dropped; the next one goes on
         },
@@ -236,10 +241,9 @@ void SessionService::finish_end(const std::shared_ptr<SessionState>& state, Reas
     if (reason == Reason::logged_out) {
       conn->send_and_close(frame(net::FrameWriter(Op::logout_ok).finish()), Reason::logged_out);
     } else if (tell_client) {
-      conn->close(reason, reason == Reason::duplicate_login
-                              ? "you logged in again elsewhere"
-                              : reason == Reason::kicked ? "the game ended the session"
-                                                         : "the session ended");
+      conn->close(reason, reason == Reason::duplicate_login ? "you logged in again elsewhere"
+                          : reason == Reason::kicked        ? "the game ended the session"
+                                                            : "the session ended");
     } else {
       conn->drop();
     }
@@ -257,7 +261,8 @@ void SessionService::forget(const std::shared_ptr<SessionState>& state) {
 
 // ---- Lost connections ---------------------------------------------------------------
 
-void SessionService::connection_lost(const std::shared_ptr<SessionState>& state, const Connection* conn) {
+void SessionService::connection_lost(const std::shared_ptr<SessionState>& state,
+                                     const Connection* conn) {
   if (!running_) return;  // at shutdown sessions stay for the next start to end
   {
     std::lock_guard lock(state->mu);

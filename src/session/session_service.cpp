@@ -2,8 +2,8 @@
 // listeners, network threads, connection accounting, and shutdown.
 #include "session/session_service.hpp"
 
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
+#include <boost/asio/post.hpp>
 
 #include "session/accounts.hpp"
 #include "session/connection.hpp"
@@ -34,11 +34,17 @@ SessionService::SessionService(const ServerOptions& options, task::TaskService& 
       log_(log),
       auth_(std::make_shared<StoreAuthenticator>(tasks, options, log)) {}
 
-SessionService::~SessionService() { stop(); }
+SessionService::~SessionService() {
+  stop();
+}
 
-void SessionService::set_app(std::shared_ptr<AppListener> app) { app_ = std::move(app); }
+void SessionService::set_app(std::shared_ptr<AppListener> app) {
+  app_ = std::move(app);
+}
 
-void SessionService::set_authenticator(std::shared_ptr<Authenticator> auth) { auth_ = std::move(auth); }
+void SessionService::set_authenticator(std::shared_ptr<Authenticator> auth) {
+  auth_ = std::move(auth);
+}
 
 std::future<void> SessionService::set_password(std::string name, std::string password) {
   auto* store_auth = dynamic_cast<StoreAuthenticator*>(auth_.get());
@@ -49,9 +55,11 @@ std::future<void> SessionService::set_password(std::string name, std::string pas
 }
 
 void SessionService::start() {
-  const bool network = options_.tls_port >= 0 || options_.tcp_port >= 0 || options_.websocket_port >= 0;
+  const bool network =
+      options_.tls_port >= 0 || options_.tcp_port >= 0 || options_.websocket_port >= 0;
   if (network && !app_) {
-    throw UsageError("a network port is set but no AppListener: call Server::set_app_listener first");
+    throw UsageError(
+        "a network port is set but no AppListener: call Server::set_app_listener first");
   }
   cleanup_stale_sessions();
   if (app_) initialize_world();
@@ -74,16 +82,20 @@ void SessionService::start() {
   running_ = true;
   open_listener(Server::Listener::tls, options_.tls_port, net::TransportKind::tls);
   open_listener(Server::Listener::tcp, options_.tcp_port, net::TransportKind::tcp);
-  open_listener(Server::Listener::websocket, options_.websocket_port,
-                options_.websocket_tls ? net::TransportKind::websocket_tls
-                                       : net::TransportKind::websocket);
-  for (auto& io : ios_) threads_.emplace_back([io = io.get()] { io->run(); });
+  open_listener(
+      Server::Listener::websocket, options_.websocket_port,
+      options_.websocket_tls ? net::TransportKind::websocket_tls : net::TransportKind::websocket);
+  for (auto& io : ios_)
+    threads_.emplace_back([io = io.get()] { io->run(); });
 }
 
 void SessionService::open_listener(Server::Listener which, int port, net::TransportKind kind) {
   if (port < 0) return;
-  Listener l{which, kind, std::make_unique<tcp::acceptor>(*ios_[0])};
-  const tcp::endpoint ep(asio::ip::make_address(options_.listen_address), static_cast<std::uint16_t>(port));
+  auto owned =
+      std::make_unique<Listener>(Listener{which, kind, std::make_unique<tcp::acceptor>(*ios_[0])});
+  Listener& l = *owned;
+  const tcp::endpoint ep(asio::ip::make_address(options_.listen_address),
+                         static_cast<std::uint16_t>(port));
   l.acceptor->open(ep.protocol());
   l.acceptor->set_option(tcp::acceptor::reuse_address(true));
   l.acceptor->bind(ep);
@@ -91,8 +103,8 @@ void SessionService::open_listener(Server::Listener which, int port, net::Transp
   ports_[static_cast<std::size_t>(which)] = l.acceptor->local_endpoint().port();
   log_.info("listening for {} clients on {}:{}", net::transport_name(kind), options_.listen_address,
             ports_[static_cast<std::size_t>(which)]);
-  listeners_.push_back(std::move(l));
-  accept(listeners_.back());
+  listeners_.push_back(std::move(owned));
+  accept(l);
 }
 
 asio::io_context& SessionService::next_io() {
@@ -115,11 +127,12 @@ void SessionService::accept(Listener& l) {
     bool over_limit = false;
     if (connection_allowed(over_limit)) {
       try {
-        auto conn = std::make_shared<Connection>(*this, io, net::server_transport(l.kind, std::move(socket), tls_),
-                                                 over_limit);
+        auto conn = std::make_shared<Connection>(
+            *this, io, net::server_transport(l.kind, std::move(socket), tls_), over_limit);
         {
           std::lock_guard lock(sessions_mu_);
-          std::erase_if(open_connections_, [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+          std::erase_if(open_connections_,
+                        [](const std::weak_ptr<Connection>& w) { return w.expired(); });
           open_connections_.push_back(conn);
         }
         asio::post(io, [conn] { conn->start(); });
@@ -168,7 +181,7 @@ std::uint16_t SessionService::port(Server::Listener which) const {
 void SessionService::stop() {
   if (!running_.exchange(false)) return;
   for (auto& l : listeners_) {
-    asio::post(*ios_[0], [acceptor = l.acceptor.get()] {
+    asio::post(*ios_[0], [acceptor = l->acceptor.get()] {
       net::ErrorCode ignored;
       acceptor->close(ignored);
     });
@@ -181,7 +194,8 @@ void SessionService::stop() {
     }
     open_connections_.clear();
   }
-  for (auto& c : open) c->close(net::Reason::shutdown, "the server is shutting down");
+  for (auto& c : open)
+    c->close(net::Reason::shutdown, "the server is shutting down");
   open.clear();
   // Give the goodbyes a moment to leave, then stop the threads.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -189,8 +203,10 @@ void SessionService::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   work_.clear();
-  for (auto& io : ios_) io->stop();
-  for (auto& t : threads_) t.join();
+  for (auto& io : ios_)
+    io->stop();
+  for (auto& t : threads_)
+    t.join();
   threads_.clear();
   {
     std::lock_guard lock(sessions_mu_);
@@ -234,14 +250,16 @@ void SessionService::cleanup_stale_sessions() {
       tx.remove(*rec);
       tx.unbind(name);
     };
-    ends.push_back(tasks_.submit_future("starhold.end-stale-session", [end](Transaction& tx) { end(tx, true); }));
+    ends.push_back(tasks_.submit_future("starhold.end-stale-session",
+                                        [end](Transaction& tx) { end(tx, true); }));
     ends.back().wait();
     try {
       ends.back().get();
     } catch (const std::exception& e) {
       log_.error("the listener of stale session '{}' failed ({}); removing it without the listener",
                  name.substr(kIdentityPrefix.size()), e.what());
-      tasks_.submit_and_wait("starhold.end-stale-session", [end](Transaction& tx) { end(tx, false); });
+      tasks_.submit_and_wait("starhold.end-stale-session",
+                             [end](Transaction& tx) { end(tx, false); });
     }
   }
   if (!names.empty()) log_.info("ended {} sessions left by the previous run", names.size());

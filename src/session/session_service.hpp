@@ -133,17 +133,19 @@ class SessionService {
   std::shared_ptr<net::TlsContext> tls_;
 
   std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
-  std::vector<std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>> work_;
+  std::vector<
+      std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>>
+      work_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> next_io_{0};
-  std::vector<Listener> listeners_;
+  std::vector<std::unique_ptr<Listener>> listeners_;  // stable addresses: accepts refer to them
   std::array<std::uint16_t, 3> ports_{};
   std::atomic<bool> running_{false};
 
   std::mutex sessions_mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<SessionState>> sessions_;  // guarded
   std::unordered_map<std::string, std::uint64_t> by_token_;                    // guarded
-  std::vector<std::weak_ptr<Connection>> open_connections_;                          // guarded; for stop()
+  std::vector<std::weak_ptr<Connection>> open_connections_;  // guarded; for stop()
 
   std::mutex failures_mu_;
   struct Failures {

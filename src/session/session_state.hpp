@@ -24,9 +24,9 @@ struct Inbound {
   Kind kind = Kind::message;
   std::uint64_t channel = 0;
   std::string data;
-  bool graceful = false;                 // for end
+  bool graceful = false;                     // for end
   net::Reason reason = net::Reason::kicked;  // for end: what the client is told, if attached
-  bool tell_client = false;              // for end
+  bool tell_client = false;                  // for end
 };
 
 struct SessionState {
@@ -53,9 +53,9 @@ struct SessionState {
   std::uint64_t received = 0;
   std::deque<Inbound> inbound;
   std::size_t inbound_bytes = 0;
-  bool busy = false;     // a task for this session is running
+  bool busy = false;  // a task for this session is running
   bool reading_paused = false;
-  bool ending = false;   // the end is queued; nothing more is accepted
+  bool ending = false;  // the end is queued; nothing more is accepted
   bool ended = false;
 
   std::set<std::uint64_t> channels;  // joined, as the committed state says

@@ -32,13 +32,31 @@ class GoodClient {
   int n_ = 0;
 };
 
-const char* kReasonNames[] = {"", "protocol_version", "malformed_frame", "frame_too_large", "unknown_opcode",
-                              "not_logged_in", "bad_credentials", "too_many_attempts", "flood",
-                              "slow_reader", "heartbeat_timeout", "server_full", "", "", "", "", "",
-                              "", "", "", "handshake_timeout"};
+const char* kReasonNames[] = {"",
+                              "protocol_version",
+                              "malformed_frame",
+                              "frame_too_large",
+                              "unknown_opcode",
+                              "not_logged_in",
+                              "bad_credentials",
+                              "too_many_attempts",
+                              "flood",
+                              "slow_reader",
+                              "heartbeat_timeout",
+                              "server_full",
+                              "",
+                              "",
+                              "",
+                              "",
+                              "",
+                              "",
+                              "",
+                              "",
+                              "handshake_timeout"};
 
 void check_reported(test::NetServer& net, test::LogCapture& log, int reason) {
-  CHECK(test::wait_until([&] { return net.server->metrics().disconnects[static_cast<std::size_t>(reason)] >= 1; }));
+  CHECK(test::wait_until(
+      [&] { return net.server->metrics().disconnects[static_cast<std::size_t>(reason)] >= 1; }));
   CHECK(log.count({"disconnecting", kReasonNames[reason]}) >= 1);
 }
 
@@ -51,7 +69,8 @@ TEST_CASE("a frame over the maximum size is refused") {
   GoodClient good(net.tcp);
   test::RawClient bad(net.tcp);
   bad.connect_session("big", "pw");
-  bad.send_raw(test::be32(70000) + std::string(1, static_cast<char>(session_message)) + std::string(1000, 'x'));
+  bad.send_raw(test::be32(70000) + std::string(1, static_cast<char>(session_message)) +
+               std::string(1000, 'x'));
   CHECK(bad.wait_disconnect_reason() == 3);
   CHECK(bad.wait_closed());
   check_reported(net, log, 3);
@@ -140,7 +159,8 @@ TEST_CASE("a client sending faster than the allowed rate is a flood") {
   test::RawClient bad(net.tcp);
   bad.connect_session("fast", "pw");
   std::string burst;
-  for (int i = 0; i < 500; ++i) burst += test::frame(session_message, "echo:x");
+  for (int i = 0; i < 500; ++i)
+    burst += test::frame(session_message, "echo:x");
   bad.send_raw(burst);
   CHECK(bad.wait_disconnect_reason() == 8);
   check_reported(net, log, 8);
@@ -150,13 +170,15 @@ TEST_CASE("a client sending faster than the allowed rate is a flood") {
 TEST_CASE("a client that outruns its tasks is held back (bounded queue) and loses nothing") {
   test::TempDir dir;
   test::LogCapture log;
-  test::NetServer net(dir.path(), log, [](starhold::ServerOptions& o) { o.inbound_queue_messages = 8; });
+  test::NetServer net(dir.path(), log,
+                      [](starhold::ServerOptions& o) { o.inbound_queue_messages = 8; });
   GoodClient good(net.tcp);
   test::RawClient c(net.tcp);
   c.connect_session("eager", "pw");
   c.read_skipping_heartbeats();
   std::string burst;
-  for (int i = 1; i <= 2000; ++i) burst += test::frame(session_message, "num:" + std::to_string(i));
+  for (int i = 1; i <= 2000; ++i)
+    burst += test::frame(session_message, "num:" + std::to_string(i));
   std::thread sender([&] { c.send_raw(burst); });
   int n = 0;
   while (auto f = c.read_skipping_heartbeats(std::chrono::seconds(10))) {
@@ -171,9 +193,8 @@ TEST_CASE("a client that outruns its tasks is held back (bounded queue) and lose
 TEST_CASE("a client that does not read is disconnected as a slow reader") {
   test::TempDir dir;
   test::LogCapture log;
-  test::NetServer net(dir.path(), log, [](starhold::ServerOptions& o) {
-    o.outbound_buffer_bytes = 256 << 10;
-  });
+  test::NetServer net(dir.path(), log,
+                      [](starhold::ServerOptions& o) { o.outbound_buffer_bytes = 256 << 10; });
   GoodClient good(net.tcp);
   test::RawClient bad(net.tcp);
   int small = 4096;
@@ -211,7 +232,8 @@ TEST_CASE("connections over the configured maximum are refused") {
   test::NetServer net(dir.path(), log, [](starhold::ServerOptions& o) { o.max_connections = 3; });
   GoodClient good(net.tcp);
   std::vector<std::unique_ptr<test::RawClient>> more;
-  for (int i = 0; i < 2; ++i) more.push_back(std::make_unique<test::RawClient>(net.tcp));
+  for (int i = 0; i < 2; ++i)
+    more.push_back(std::make_unique<test::RawClient>(net.tcp));
   test::RawClient extra(net.tcp);
   CHECK(extra.wait_disconnect_reason() == 11);
   check_reported(net, log, 11);

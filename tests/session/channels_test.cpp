@@ -20,7 +20,8 @@ TEST_CASE("hundreds join one channel at once and each receives every message onc
   test::LogCapture log;
   test::NetServer net(dir.path(), log);
   std::vector<std::unique_ptr<test::RawClient>> members;
-  for (int i = 0; i < kMembers; ++i) members.push_back(std::make_unique<test::RawClient>(net.tcp));
+  for (int i = 0; i < kMembers; ++i)
+    members.push_back(std::make_unique<test::RawClient>(net.tcp));
   // Log in and join from many threads at once: a join storm.
   std::atomic<int> joined{0};
   std::vector<std::thread> joiners;
@@ -42,7 +43,8 @@ TEST_CASE("hundreds join one channel at once and each receives every message onc
       }
     });
   }
-  for (auto& t : joiners) t.join();
+  for (auto& t : joiners)
+    t.join();
   REQUIRE(joined.load() == kMembers);
 
   test::RawClient speaker(net.tcp);
@@ -111,7 +113,8 @@ TEST_CASE("a reconnect within the grace period resumes the session with nothing 
 
   test::RawClient talker(net.tcp);
   talker.connect_session("talker", "pw");
-  for (int i = 0; i < 5; ++i) talker.send(session_message, "say:plaza:while away " + std::to_string(i));
+  for (int i = 0; i < 5; ++i)
+    talker.send(session_message, "say:plaza:while away " + std::to_string(i));
   talker.send(session_message, "echo:done");
   while (auto f = talker.read_skipping_heartbeats()) {
     if (f->body == "done") break;

@@ -53,7 +53,8 @@ TEST_CASE("10,000 numbered messages are handled and answered in order while othe
   }
   sender.join();
   stop = true;
-  for (auto& t : others) t.join();
+  for (auto& t : others)
+    t.join();
   CHECK(expected == kCount + 1);
   CHECK(in_order);
   CHECK(net.out_of_order("player.counter") == 0);
@@ -101,7 +102,8 @@ TEST_CASE("logout ends the session gracefully") {
   c.connect_session("gus", "pw");
   c.send(test::op::logout);
   bool got_logout_ok = false;
-  while (auto f = c.read()) got_logout_ok |= f->op == test::op::logout_ok;
+  while (auto f = c.read())
+    got_logout_ok |= f->op == test::op::logout_ok;
   CHECK(got_logout_ok);
   CHECK(test::wait_until([&] { return net.events() == std::vector<std::string>{"gus:graceful"}; }));
 }

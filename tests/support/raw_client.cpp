@@ -11,12 +11,21 @@
 
 namespace test {
 
-std::string be16(std::uint16_t v) { return {static_cast<char>(v >> 8), static_cast<char>(v)}; }
-std::string be32(std::uint32_t v) { return be16(static_cast<std::uint16_t>(v >> 16)) + be16(static_cast<std::uint16_t>(v)); }
-std::string be64(std::uint64_t v) { return be32(static_cast<std::uint32_t>(v >> 32)) + be32(static_cast<std::uint32_t>(v)); }
-std::string str16(std::string_view s) { return be16(static_cast<std::uint16_t>(s.size())) + std::string(s); }
+std::string be16(std::uint16_t v) {
+  return {static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+std::string be32(std::uint32_t v) {
+  return be16(static_cast<std::uint16_t>(v >> 16)) + be16(static_cast<std::uint16_t>(v));
+}
+std::string be64(std::uint64_t v) {
+  return be32(static_cast<std::uint32_t>(v >> 32)) + be32(static_cast<std::uint32_t>(v));
+}
+std::string str16(std::string_view s) {
+  return be16(static_cast<std::uint16_t>(s.size())) + std::string(s);
+}
 std::string frame(std::uint8_t op, std::string_view body) {
-  return be32(static_cast<std::uint32_t>(body.size() + 1)) + static_cast<char>(op) + std::string(body);
+  return be32(static_cast<std::uint32_t>(body.size() + 1)) + static_cast<char>(op) +
+         std::string(body);
 }
 std::uint16_t get16(std::string_view s, std::size_t at) {
   return static_cast<std::uint16_t>((static_cast<unsigned char>(s.at(at)) << 8) |
@@ -24,7 +33,8 @@ std::uint16_t get16(std::string_view s, std::size_t at) {
 }
 std::uint64_t get64(std::string_view s, std::size_t at) {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s.at(at + i));
+  for (std::size_t i = 0; i < 8; ++i)
+    v = (v << 8) | static_cast<unsigned char>(s.at(at + i));
   return v;
 }
 
@@ -43,7 +53,9 @@ RawClient::RawClient(std::uint16_t port) {
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-RawClient::~RawClient() { close(); }
+RawClient::~RawClient() {
+  close();
+}
 
 void RawClient::close() {
   if (fd_ >= 0) ::close(fd_);
@@ -60,7 +72,8 @@ void RawClient::send_raw(std::string_view bytes) {
 
 bool RawClient::fill(std::chrono::steady_clock::time_point deadline) {
   if (eof_) return false;
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return false;
   pollfd p{fd_, POLLIN, 0};
   if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -78,7 +91,8 @@ std::optional<Frame> RawClient::read(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (buffer_.size() >= 4) {
-      const std::uint32_t len = (static_cast<std::uint32_t>(get16(buffer_, 0)) << 16) | get16(buffer_, 2);
+      const std::uint32_t len =
+          (static_cast<std::uint32_t>(get16(buffer_, 0)) << 16) | get16(buffer_, 2);
       if (buffer_.size() >= 4 + len && len >= 1) {
         Frame f{static_cast<std::uint8_t>(buffer_[4]), buffer_.substr(5, len - 1)};
         buffer_.erase(0, 4 + len);
@@ -92,7 +106,8 @@ std::optional<Frame> RawClient::read(std::chrono::milliseconds timeout) {
 std::optional<Frame> RawClient::read_skipping_heartbeats(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     auto f = read(left);
     if (!f || f->op != op::heartbeat) return f;
   }
@@ -110,7 +125,8 @@ bool RawClient::wait_closed(std::chrono::milliseconds timeout) {
 int RawClient::wait_disconnect_reason(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     auto f = read(left);
     if (!f) return -1;
     if (f->op == op::disconnect) return get16(f->body, 0);

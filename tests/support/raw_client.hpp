@@ -44,7 +44,8 @@ class RawClient {
   // The next frame, or nullopt on timeout or when the server closed.
   std::optional<Frame> read(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // The next frame that is not a HEARTBEAT.
-  std::optional<Frame> read_skipping_heartbeats(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::optional<Frame> read_skipping_heartbeats(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // True once the server closed the connection (reading frames until then).
   bool wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // The DISCONNECT reason code sent before closing, or -1 if none came.

@@ -4,8 +4,12 @@
 
 namespace test {
 namespace {
-std::string_view after(std::string_view s, std::string_view prefix) { return s.substr(prefix.size()); }
-bool starts(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+std::string_view after(std::string_view s, std::string_view prefix) {
+  return s.substr(prefix.size());
+}
+bool starts(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 }  // namespace
 
 void Player::received(starhold::Transaction& tx, starhold::Session s, std::string_view m) {
@@ -37,7 +41,8 @@ void Player::received(starhold::Transaction& tx, starhold::Session s, std::strin
     const auto colon = rest.find(':');
     const int n = std::stoi(std::string(rest.substr(0, colon)));
     const std::string payload(std::stoul(std::string(rest.substr(colon + 1))), 'b');
-    for (int i = 0; i < n; ++i) s.send(tx, payload);
+    for (int i = 0; i < n; ++i)
+      s.send(tx, payload);
   } else if (m == "name") {
     s.send(tx, s.name(tx));
   } else if (m == "connected") {
@@ -49,7 +54,9 @@ void Player::disconnected(starhold::Transaction& tx, starhold::Session, bool gra
   tx.lookup<Events>("events").log.push_back(name + (graceful ? ":graceful" : ":lost"));
 }
 
-void World::initialize(starhold::Transaction& tx) { tx.bind("events", tx.create<Events>()); }
+void World::initialize(starhold::Transaction& tx) {
+  tx.bind("events", tx.create<Events>());
+}
 
 starhold::LoginResult World::logged_in(starhold::Transaction& tx, starhold::Session s) {
   const std::string name = s.name(tx);
@@ -70,6 +77,7 @@ NetServer::NetServer(const std::string& dir, LogCapture& log,
   auto o = options_for(dir + "/store", log, 2);
   o.tcp_port = 0;
   o.tls_port = 0;
+  o.websocket_port = 0;
   o.tls_certificate = ca;
   o.tls_private_key = key;
   o.signup_on_first_login = true;
@@ -82,6 +90,7 @@ NetServer::NetServer(const std::string& dir, LogCapture& log,
   server->start();
   tcp = server->port(starhold::Server::Listener::tcp);
   tls = server->port(starhold::Server::Listener::tls);
+  ws = server->port(starhold::Server::Listener::websocket);
 }
 
 std::vector<std::string> NetServer::events() {

@@ -56,7 +56,7 @@ struct NetServer {
   NetServer(const std::string& dir, LogCapture& log,
             const std::function<void(starhold::ServerOptions&)>& tweak = {});
   std::unique_ptr<starhold::Server> server;
-  std::uint16_t tcp = 0, tls = 0;
+  std::uint16_t tcp = 0, tls = 0, ws = 0;
   std::string ca;  // the certificate, for clients to trust
   std::vector<std::string> events();
   std::int64_t out_of_order(const std::string& player_bound_name);

@@ -1,0 +1,138 @@
+// The C++ client library against a real server: every transport, channels,
+// and automatic reconnect.
+#include <catch2/catch.hpp>
+
+#include <condition_variable>
+#include <deque>
+
+#include "starhold/client.hpp"
+#include "support/test_world.hpp"
+
+namespace {
+
+using starhold::client::Client;
+using starhold::client::ClientOptions;
+using starhold::client::Transport;
+
+// A Client whose callbacks feed a queue the test thread waits on.
+class Probe {
+ public:
+  Probe(std::uint16_t port, Transport t, const std::string& ca) {
+    ClientOptions o;
+    o.port = port;
+    o.transport = t;
+    o.ca_file = ca;
+    o.reconnect_delay = std::chrono::milliseconds(50);
+    client = std::make_unique<Client>(o);
+    client->on_logged_in = [this](std::uint64_t) { push("logged in"); };
+    client->on_login_failed = [this](std::uint16_t r, const std::string& m) {
+      push("login failed " + std::to_string(r) + " " + m);
+    };
+    client->on_message = [this](std::string_view m) { push(std::string(m)); };
+    client->on_channel_joined = [this](std::uint64_t c, const std::string& name) {
+      channel = c;
+      push("joined " + name);
+    };
+    client->on_channel_message = [this](std::uint64_t, std::string_view m) {
+      push("channel " + std::string(m));
+    };
+    client->on_disconnected = [this](const starhold::client::DisconnectInfo& i) {
+      push(std::string(i.reconnecting ? "lost, reconnecting " : "disconnected ") +
+           std::to_string(i.reason));
+    };
+    client->on_reconnected = [this] { push("reconnected"); };
+  }
+  // The next event, or "timeout".
+  std::string next(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return "timeout";
+    std::string e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+  }
+  std::unique_ptr<Client> client;
+  std::atomic<std::uint64_t> channel{0};
+
+ private:
+  void push(std::string e) {
+    std::lock_guard lock(mu_);
+    events_.push_back(std::move(e));
+    cv_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> events_;
+};
+
+}  // namespace
+
+TEST_CASE("the client library logs in and exchanges messages over every transport") {
+  test::TempDir dir;
+  test::LogCapture log;
+  const bool ws_tls = GENERATE(true, false);
+  test::NetServer net(dir.path(), log,
+                      [&](starhold::ServerOptions& o) { o.websocket_tls = ws_tls; });
+  std::vector<std::pair<Transport, std::uint16_t>> ways = {
+      {Transport::tcp, net.tcp},
+      {Transport::tls, net.tls},
+      {ws_tls ? Transport::websocket_tls : Transport::websocket, net.ws}};
+  int n = 0;
+  for (auto [transport, port] : ways) {
+    INFO("transport " << static_cast<int>(transport));
+    Probe p(port, transport, net.ca);
+    const std::string name = "user" + std::to_string(n++);
+    p.client->login(name, "pw");
+    CHECK(p.next() == "logged in");
+    CHECK(p.next() == "welcome " + name);
+    p.client->send("echo:over the wire");
+    CHECK(p.next() == "over the wire");
+    p.client->logout();
+    CHECK(p.next() == "disconnected 15");
+  }
+}
+
+TEST_CASE("a client that does not trust the server's certificate does not log in") {
+  test::TempDir dir;
+  test::LogCapture log;
+  test::NetServer net(dir.path(), log);
+  Probe p(net.tls, Transport::tls, "");  // system trust store: the test certificate is not in it
+  p.client->login("wary", "pw");
+  const std::string e = p.next();
+  CHECK(e.rfind("disconnected", 0) == 0);
+  CHECK(net.server->metrics().logins_succeeded == 0);
+}
+
+TEST_CASE("the client library sends on channels and resumes a dropped connection") {
+  test::TempDir dir;
+  test::LogCapture log;
+  test::NetServer net(dir.path(), log);
+  Probe a(net.tls, Transport::tls, net.ca), b(net.tls, Transport::tls, net.ca);
+  for (auto* p : {&a, &b}) {
+    p->client->login(p == &a ? "a" : "b", "pw");
+    CHECK(p->next() == "logged in");
+    p->next();  // welcome
+    p->client->send("join:square");
+    CHECK(p->next() == "joined square");
+  }
+  a.client->send_channel(a.channel, "hello square");
+  CHECK(a.next() == "channel hello square");
+  CHECK(b.next() == "channel hello square");
+
+  // b loses its connection; a keeps talking; b resumes and misses nothing.
+  b.client->drop_connection();
+  CHECK(b.next() == "lost, reconnecting 0");
+  for (int i = 0; i < 3; ++i)
+    a.client->send_channel(a.channel, "m" + std::to_string(i));
+  b.client->send("echo:sent while away");
+  CHECK(b.next() == "reconnected");
+  std::vector<std::string> got;
+  for (int i = 0; i < 4; ++i)
+    got.push_back(b.next());
+  std::vector<std::string> channel_msgs;
+  for (auto& g : got) {
+    if (g.rfind("channel ", 0) == 0) channel_msgs.push_back(g);
+  }
+  CHECK(channel_msgs == std::vector<std::string>{"channel m0", "channel m1", "channel m2"});
+  CHECK(std::find(got.begin(), got.end(), "sent while away") != got.end());
+  CHECK(net.events().empty());
+}
