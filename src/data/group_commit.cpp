@@ -74,23 +74,27 @@ void DataService::write_batch(Batch& batch) {
     keys.emplace_back(w.task_id);
     writes_.push_back({Table::tasks, keys.back().view(), w.present ? &kEmpty : nullptr});
   }
-  const Version last = batch.commits.back().version;
-  store_u64le(meta_seq_.data(), last);
-  store_u64le(meta_next_id_.data(), next_id_.load(std::memory_order_relaxed));
-  writes_.push_back({Table::meta, "commit_seq", &meta_seq_});
-  writes_.push_back({Table::meta, "next_id", &meta_next_id_});
-
-  try {
-    store_.write(writes_);
-  } catch (const Error& e) {
-    counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
-    log_.error("store write of {} commits failed, failing every commit not yet durable: {}",
-               batch.commits.size(), e.what());
-    fail_pending(batch, std::current_exception());
-    return;
+  // A batch that changed nothing (read-only tasks, an echo) needs no store
+  // transaction: everything it read was made durable by earlier batches.
+  if (!writes_.empty()) {
+    const Version last = batch.commits.back().version;
+    store_u64le(meta_seq_.data(), last);
+    store_u64le(meta_next_id_.data(), next_id_.load(std::memory_order_relaxed));
+    const std::size_t changes = writes_.size();
+    writes_.push_back({Table::meta, "commit_seq", &meta_seq_});
+    writes_.push_back({Table::meta, "next_id", &meta_next_id_});
+    try {
+      store_.write(writes_);
+    } catch (const Error& e) {
+      counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
+      log_.error("store write of {} commits failed, failing every commit not yet durable: {}",
+                 batch.commits.size(), e.what());
+      fail_pending(batch, std::current_exception());
+      return;
+    }
+    counters_.batches.fetch_add(1, std::memory_order_relaxed);
+    counters_.writes.fetch_add(changes, std::memory_order_relaxed);
   }
-  counters_.batches.fetch_add(1, std::memory_order_relaxed);
-  counters_.writes.fetch_add(writes_.size() - 2, std::memory_order_relaxed);
 
   for (const auto& [id, rec] : objs)
     objects_.mark_clean(id, rec->version);
