@@ -8,13 +8,10 @@
 // ChannelListener: it drops messages with a banned word (telling the
 // sender why) and forwards the rest, prefixed with the sender's name, to
 // everyone in the room. Pair it with examples/chat/chat_client.
-#include <atomic>
-#include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <string>
-#include <thread>
 
+#include "common/command_line.hpp"
 #include "starhold/starhold.hpp"
 
 namespace {
@@ -82,43 +79,16 @@ struct ChatWorld final : starhold::AppListener {
   }
 };
 
-std::atomic<bool> stop_requested{false};
-
-std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == name) return argv[i + 1];
-  }
-  return fallback;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string dir = arg(argc, argv, "--data", "chat-data");
-  std::filesystem::create_directories(dir);
-
-  starhold::ServerOptions options;
-  options.store_path = dir + "/store";
-  options.tls_port = std::stoi(arg(argc, argv, "--port", "7710"));
-  options.tcp_port = std::stoi(arg(argc, argv, "--tcp-port", "-1"));
-  options.websocket_port = std::stoi(arg(argc, argv, "--ws-port", "-1"));
-  options.tls_certificate = dir + "/dev-cert.pem";
-  options.tls_private_key = dir + "/dev-key.pem";
-  options.signup_on_first_login = true;  // a new name creates its account
-  if (!std::filesystem::exists(options.tls_certificate)) {
-    starhold::write_development_certificate(options.tls_certificate, options.tls_private_key);
-  }
-
+  // TLS on --port (7710) with a development certificate; see common/command_line.hpp.
+  starhold::ServerOptions options = examples::server_options(argc, argv, 7710, "chat-data");
   starhold::Server server(options);
   server.set_app_listener(std::make_shared<ChatWorld>());
   server.start();
   std::printf("chat server: TLS on port %u; clients trust %s\n",
               server.port(starhold::Server::Listener::tls), options.tls_certificate.c_str());
   std::fflush(stdout);
-
-  std::signal(SIGINT, [](int) { stop_requested = true; });
-  std::signal(SIGTERM, [](int) { stop_requested = true; });
-  while (!stop_requested)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  server.stop();
+  examples::run_until_interrupted(server);
 }

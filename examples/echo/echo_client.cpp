@@ -16,66 +16,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/command_line.hpp"
 #include "starhold/client.hpp"
 
 namespace {
-
-void usage() {
-  std::fprintf(stderr,
-               "usage: echo_client [--host H] [--port N] [--transport tls|tcp|ws|wss]\n"
-               "                   [--ca FILE] [--insecure] [--name NAME] [--password PW]\n");
-  std::exit(2);
-}
-
-// The client's options and the login, from the command line.
-struct Settings {
-  starhold::client::ClientOptions options;
-  std::string name = "guest";
-  std::string password;
-};
-
-Settings parse(int argc, char** argv) {
-  Settings s;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--insecure") {
-      s.options.verify_server = false;  // accept any certificate: development only
-      continue;
-    }
-    if (i + 1 >= argc) usage();
-    const std::string value = argv[++i];
-    if (flag == "--host") {
-      s.options.host = value;
-    } else if (flag == "--port") {
-      const int port = std::atoi(value.c_str());
-      if (port <= 0 || port > 65535) usage();
-      s.options.port = static_cast<std::uint16_t>(port);
-    } else if (flag == "--transport") {
-      using starhold::client::Transport;
-      if (value == "tls") {
-        s.options.transport = Transport::tls;
-      } else if (value == "tcp") {
-        s.options.transport = Transport::tcp;
-      } else if (value == "ws") {
-        s.options.transport = Transport::websocket;
-      } else if (value == "wss") {
-        s.options.transport = Transport::websocket_tls;
-      } else {
-        usage();
-      }
-    } else if (flag == "--ca") {
-      s.options.ca_file = value;
-    } else if (flag == "--name") {
-      s.name = value;
-    } else if (flag == "--password") {
-      s.password = value;
-    } else {
-      usage();
-    }
-  }
-  if (s.options.port == 0) usage();
-  return s;
-}
 
 // What the callbacks (on the client's thread) tell the main thread.
 struct Progress {
@@ -90,7 +34,7 @@ struct Progress {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Settings settings = parse(argc, argv);
+  const examples::ClientSettings settings = examples::parse_client(argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // print each line at once, even into a pipe
 
   // Declared before the client, so that it outlives the client's callbacks.
