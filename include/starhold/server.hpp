@@ -95,6 +95,8 @@ struct ServerOptions {
   // Default authenticator: scrypt cost, as log2 of N (14: about 16 MiB and
   // tens of milliseconds a hash). Stored with each hash, so it can change.
   int password_hash_cost = 14;
+  // Threads that hash passwords (a login storm is bound by them); 0: one per core.
+  int password_hash_threads = 0;
 
   // ---- Logging ----
   LogSink log;  // empty: lines go to stderr

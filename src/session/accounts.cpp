@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 
@@ -36,7 +37,12 @@ struct Lookup {
 
 StoreAuthenticator::StoreAuthenticator(task::TaskService& tasks, const ServerOptions& options,
                                        Log& log)
-    : tasks_(tasks), options_(options), log_(log), thread_([this] { run(); }) {}
+    : tasks_(tasks), options_(options), log_(log) {
+  const unsigned n = options.password_hash_threads > 0
+                         ? static_cast<unsigned>(options.password_hash_threads)
+                         : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
+}
 
 StoreAuthenticator::~StoreAuthenticator() {
   {
@@ -44,7 +50,7 @@ StoreAuthenticator::~StoreAuthenticator() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  for (auto& t : threads_) t.join();
 }
 
 std::string StoreAuthenticator::new_salt() {

@@ -1,5 +1,5 @@
 // The default authenticator: accounts in the store, passwords as salted
-// scrypt hashes. Hashing is deliberately slow, so it runs on a thread of its
+// scrypt hashes. Hashing is deliberately slow, so it runs on threads of its
 // own, never on a worker (a task has 100 ms) or a network thread. Unknown
 // names cost the same hashing time as wrong passwords, so timing does not
 // reveal which names exist.
@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/log.hpp"
 #include "starhold/server.hpp"
@@ -36,7 +37,7 @@ class StoreAuthenticator final : public Authenticator {
   static std::string new_salt();
 
  private:
-  void run();  // the hashing thread
+  void run();  // a hashing thread
   void post(std::function<void()> job);
 
   task::TaskService& tasks_;
@@ -46,7 +47,7 @@ class StoreAuthenticator final : public Authenticator {
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;  // guarded by mu_
   bool stopping_ = false;                   // guarded by mu_
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace starhold::session
