@@ -10,6 +10,7 @@ packages=(
   libboost-context-dev   # fibers for task attempts
   libfmt-dev             # formatting and logs
   libssl-dev             # TLS and password hashing
+  libtomlplusplus-dev    # server options from TOML files
   catch2                 # tests (Catch2 v2)
 )
 

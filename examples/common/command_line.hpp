@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "starhold/client.hpp"
+#include "starhold/config.hpp"
 #include "starhold/server.hpp"
 
 namespace examples {
@@ -87,14 +88,17 @@ inline std::string server_arg(int argc, char** argv, std::string_view name, std:
 }
 
 // Options for an example server from
-//   [--port N] [--tcp-port N] [--ws-port N] [--data DIR]
+//   [--config FILE.toml] [--port N] [--tcp-port N] [--ws-port N] [--data DIR]
 // TLS on --port with a development certificate made under DIR on first run,
-// and accounts created at a name's first login.
+// and accounts created at a name's first login. A --config file (see
+// starhold/config.hpp) sets everything else.
 inline starhold::ServerOptions server_options(int argc, char** argv, int default_port,
                                               const std::string& default_dir) {
   const std::string dir = server_arg(argc, argv, "--data", default_dir);
   std::filesystem::create_directories(dir);
-  starhold::ServerOptions o;
+  const std::string config = server_arg(argc, argv, "--config", "");
+  starhold::ServerOptions o =
+      config.empty() ? starhold::ServerOptions{} : starhold::load_server_options(config);
   o.store_path = dir + "/store";
   o.tls_port = std::stoi(server_arg(argc, argv, "--port", std::to_string(default_port)));
   o.tcp_port = std::stoi(server_arg(argc, argv, "--tcp-port", "-1"));

@@ -103,6 +103,14 @@ class StoreFormatError : public StoreError {
   using StoreError::StoreError;
 };
 
+// A configuration file that cannot be used: a syntax error, an unknown key,
+// or a value of the wrong type or range. The message names the file, the
+// line and the key.
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A call was made where it is not allowed: a Transaction used after its task
 // ended, a handler registered after start, an unknown task handler name.
 class UsageError : public Error {

@@ -3,6 +3,7 @@
 
 #include "starhold/channel.hpp"
 #include "starhold/collections.hpp"
+#include "starhold/config.hpp"
 #include "starhold/data.hpp"
 #include "starhold/errors.hpp"
 #include "starhold/fields.hpp"
