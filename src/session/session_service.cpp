@@ -131,8 +131,13 @@ void SessionService::accept(Listener& l) {
             *this, io, net::server_transport(l.kind, std::move(socket), tls_), over_limit);
         {
           std::lock_guard lock(sessions_mu_);
-          std::erase_if(open_connections_,
-                        [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+          // Drop closed entries when the list has doubled since the last sweep:
+          // amortised constant work per accept, even in a connection storm.
+          if (open_connections_.size() >= 2 * swept_size_ + 64) {
+            std::erase_if(open_connections_,
+                          [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+            swept_size_ = open_connections_.size();
+          }
           open_connections_.push_back(conn);
         }
         asio::post(io, [conn] { conn->start(); });
