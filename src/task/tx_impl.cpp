@@ -422,6 +422,9 @@ void TxImpl::build_request() {
 
 bool TxImpl::commit() {
   check_live();
+  // The body has returned: from here on the game may not use this
+  // transaction, and the commit may be reported before this attempt ends.
+  active_ = false;
   build_request();
   Task& task = *task_;
   task.hooks = std::move(hooks_);
