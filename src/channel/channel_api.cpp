@@ -58,11 +58,10 @@ void Channel::send(Transaction& tx, std::string_view message) const {
   }
   (void)record(tx, id_);
   // Encoded once, here; every member's connection shares these bytes.
-  auto frame = std::make_shared<const std::string>(
-      net::FrameWriter(net::Op::channel_message, 8 + message.size())
-          .u64(id_.value)
-          .rest(message)
-          .finish());
+  auto frame = net::FrameWriter(net::Op::channel_message, 8 + message.size())
+                   .u64(id_.value)
+                   .rest(message)
+                   .share();
   tx.on_commit([&svc = service(tx), c = id_.value, frame] { svc.sent(c, frame); });
 }
 

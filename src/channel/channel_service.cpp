@@ -6,12 +6,6 @@
 namespace starhold::channel {
 using net::Op;
 
-namespace {
-net::FramePtr frame(std::string bytes) {
-  return std::make_shared<const std::string>(std::move(bytes));
-}
-}  // namespace
-
 void ChannelService::joined(std::uint64_t channel, const std::string& name, std::uint64_t session) {
   auto state = sessions_.find(session);
   if (!state) return;  // the session ended before this commit
@@ -25,8 +19,7 @@ void ChannelService::joined(std::uint64_t channel, const std::string& name, std:
     m.index[session] = m.list.size();
     m.list.push_back(state);
   }
-  sessions_.deliver(*state,
-                    frame(net::FrameWriter(Op::channel_joined).u64(channel).str(name).finish()));
+  sessions_.deliver(*state, net::FrameWriter(Op::channel_joined).u64(channel).str(name).share());
 }
 
 bool ChannelService::remove(Members& m, std::uint64_t session) {
@@ -58,7 +51,7 @@ void ChannelService::left(std::uint64_t channel, std::uint64_t session) {
     std::lock_guard slock(state->mu);
     state->channels.erase(channel);
   }
-  sessions_.deliver(*state, frame(net::FrameWriter(Op::channel_left).u64(channel).finish()));
+  sessions_.deliver(*state, net::FrameWriter(Op::channel_left).u64(channel).share());
 }
 
 void ChannelService::sent(std::uint64_t channel, const net::FramePtr& f) {
@@ -78,7 +71,7 @@ void ChannelService::destroyed(std::uint64_t channel) {
     m = std::move(it->second);
     channels_.erase(it);
   }
-  auto f = frame(net::FrameWriter(Op::channel_left).u64(channel).finish());
+  auto f = net::FrameWriter(Op::channel_left).u64(channel).share();
   for (const auto& state : m.list) {
     {
       std::lock_guard slock(state->mu);

@@ -96,26 +96,23 @@ void Client::login(std::string name, std::string password) {
   w.str(name).str(password);
   Callbacks callbacks{on_logged_in,    on_login_failed,    on_message,      on_channel_joined,
                       on_channel_left, on_channel_message, on_disconnected, on_reconnected};
-  impl_->post(
-      [callbacks = std::move(callbacks), frame = finish_frame(w)](SessionLink& link) mutable {
-        link.login(std::move(callbacks), std::move(frame));
-      });
+  impl_->post([callbacks = std::move(callbacks), frame = w.share()](SessionLink& link) mutable {
+    link.login(std::move(callbacks), std::move(frame));
+  });
 }
 
 void Client::send(std::string_view message) {
   impl_->check_frame_size(message.size());
   net::FrameWriter w(net::Op::session_message, message.size());
   w.rest(message);
-  impl_->post(
-      [frame = finish_frame(w)](SessionLink& link) mutable { link.send(std::move(frame)); });
+  impl_->post([frame = w.share()](SessionLink& link) mutable { link.send(std::move(frame)); });
 }
 
 void Client::send_channel(std::uint64_t channel, std::string_view message) {
   impl_->check_frame_size(8 + message.size());
   net::FrameWriter w(net::Op::channel_message, 8 + message.size());
   w.u64(channel).rest(message);
-  impl_->post(
-      [frame = finish_frame(w)](SessionLink& link) mutable { link.send(std::move(frame)); });
+  impl_->post([frame = w.share()](SessionLink& link) mutable { link.send(std::move(frame)); });
 }
 
 void Client::logout() {

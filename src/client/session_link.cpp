@@ -161,7 +161,7 @@ void SessionLink::on_open(Connection& c) {
   if (&c != connection_.get()) return;
   FrameWriter hello(Op::hello, 6);
   hello.u32(net::kMagic).u16(net::kVersion);
-  c.send(finish_frame(hello));
+  c.send(hello.share());
 }
 
 void SessionLink::on_frame(Connection& c, const net::Frame& frame) {
@@ -262,7 +262,7 @@ void SessionLink::on_welcome(BodyReader r) {
     state_ = State::resuming;
     FrameWriter reconnect(Op::reconnect, 2 + token_.size() + 8);
     reconnect.blob(token_).u64(received_);
-    connection_->send(finish_frame(reconnect));
+    connection_->send(reconnect.share());
     unacknowledged_ = 0;
     return;
   }
@@ -435,7 +435,7 @@ void SessionLink::send_heartbeat() {
   if (!connection_) return;
   FrameWriter heartbeat(Op::heartbeat, 8);
   heartbeat.u64(has_session_state() ? received_ : 0);
-  connection_->send(finish_frame(heartbeat));
+  connection_->send(heartbeat.share());
   unacknowledged_ = 0;
 }
 
@@ -443,7 +443,7 @@ void SessionLink::send_logout() {
   logout_requested_ = true;
   state_ = State::logging_out;
   FrameWriter logout(Op::logout);
-  connection_->send(finish_frame(logout));
+  connection_->send(logout.share());
 }
 
 void SessionLink::schedule_resume() {

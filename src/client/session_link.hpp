@@ -20,11 +20,6 @@
 
 namespace starhold::client {
 
-// The encoded frame of w, shareable between a send queue and a resend buffer.
-inline net::FramePtr finish_frame(net::FrameWriter& w) {
-  return std::make_shared<const std::string>(std::move(w).finish());
-}
-
 // A Client's callbacks, copied from it by login().
 struct Callbacks {
   std::function<void(std::uint64_t)> on_logged_in;

@@ -90,6 +90,10 @@ class FrameWriter {
   FrameWriter& rest(std::string_view b);
   // The encoded frame; the writer is spent.
   std::string finish();
+  // The encoded frame as an immutable buffer to share (fan-out, replay).
+  std::shared_ptr<const std::string> share() {
+    return std::make_shared<const std::string>(finish());
+  }
 
  private:
   std::string out_;

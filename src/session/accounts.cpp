@@ -41,7 +41,8 @@ StoreAuthenticator::StoreAuthenticator(task::TaskService& tasks, const ServerOpt
   const unsigned n = options.password_hash_threads > 0
                          ? static_cast<unsigned>(options.password_hash_threads)
                          : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
+  for (unsigned i = 0; i < n; ++i)
+    threads_.emplace_back([this] { run(); });
 }
 
 StoreAuthenticator::~StoreAuthenticator() {
@@ -50,7 +51,8 @@ StoreAuthenticator::~StoreAuthenticator() {
     stopping_ = true;
   }
   cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    t.join();
 }
 
 std::string StoreAuthenticator::new_salt() {

@@ -19,10 +19,6 @@ namespace {
 constexpr std::size_t kReadChunk = 4096;
 constexpr auto kCloseLinger = std::chrono::seconds(1);
 
-net::FramePtr make_frame(std::string bytes) {
-  return std::make_shared<const std::string>(std::move(bytes));
-}
-
 bool is_abuse(Reason r) {
   switch (r) {
     case Reason::malformed_frame:
@@ -205,11 +201,11 @@ void Connection::on_hello(net::BodyReader& body) {
   const auto& o = service_.options();
   parser_.set_max_frame(o.max_message_bytes);
   phase_ = Phase::login;
-  send(make_frame(net::FrameWriter(Op::welcome)
-                      .u16(net::kVersion)
-                      .u32(o.max_message_bytes)
-                      .u32(static_cast<std::uint32_t>(o.heartbeat_interval.count()))
-                      .finish()));
+  send(net::FrameWriter(Op::welcome)
+           .u16(net::kVersion)
+           .u32(o.max_message_bytes)
+           .u32(static_cast<std::uint32_t>(o.heartbeat_interval.count()))
+           .share());
 }
 
 void Connection::on_login(net::BodyReader& body) {
@@ -230,10 +226,10 @@ void Connection::on_login(net::BodyReader& body) {
 void Connection::login_failed(Reason reason, const std::string& message, bool then_close) {
   asio::post(io_, [self = shared_from_this(), reason, message, then_close] {
     if (self->phase_ >= Phase::closing) return;
-    self->send(make_frame(net::FrameWriter(Op::login_failed)
-                              .u16(static_cast<std::uint16_t>(reason))
-                              .str(message)
-                              .finish()));
+    self->send(net::FrameWriter(Op::login_failed)
+                   .u16(static_cast<std::uint16_t>(reason))
+                   .str(message)
+                   .share());
     if (then_close) {
       self->disconnect(reason, message);
     } else {
@@ -265,10 +261,10 @@ void Connection::attach(std::shared_ptr<SessionState> state) {
 void Connection::reconnect_failed(Reason reason, const std::string& message) {
   asio::post(io_, [self = shared_from_this(), reason, message] {
     if (self->phase_ >= Phase::closing) return;
-    self->send(make_frame(net::FrameWriter(Op::reconnect_failed)
-                              .u16(static_cast<std::uint16_t>(reason))
-                              .str(message)
-                              .finish()));
+    self->send(net::FrameWriter(Op::reconnect_failed)
+                   .u16(static_cast<std::uint16_t>(reason))
+                   .str(message)
+                   .share());
     self->phase_ = Phase::login;
     self->resume_reading();
   });
@@ -416,10 +412,10 @@ void Connection::disconnect(Reason reason, const std::string& message) {
                        "disconnecting {} ({}){}: {}: {}", address_, net::transport_name(kind_), who,
                        net::reason_name(reason), message);
   service_.counters().disconnects[static_cast<std::size_t>(reason) % 32].fetch_add(1);
-  auto frame = make_frame(net::FrameWriter(Op::disconnect)
-                              .u16(static_cast<std::uint16_t>(reason))
-                              .str(message.substr(0, 1000))
-                              .finish());
+  auto frame = net::FrameWriter(Op::disconnect)
+                   .u16(static_cast<std::uint16_t>(reason))
+                   .str(message.substr(0, 1000))
+                   .share();
   {
     std::lock_guard lock(out_mu_);
     if (reason == Reason::slow_reader) {
@@ -487,7 +483,7 @@ void Connection::tick() {
         received = self->session_->received;
       }
       self->last_sent_ = now;
-      self->send(make_frame(net::FrameWriter(Op::heartbeat).u64(received).finish()));
+      self->send(net::FrameWriter(Op::heartbeat).u64(received).share());
     }
     if (self->phase_ != Phase::closed) self->tick();
   });

@@ -24,10 +24,6 @@ std::string random_token() {
   return t;
 }
 
-net::FramePtr frame(std::string bytes) {
-  return std::make_shared<const std::string>(std::move(bytes));
-}
-
 }  // namespace
 
 // What a login task decided; read by its commit hook.
@@ -180,11 +176,11 @@ void SessionService::complete_login(const std::shared_ptr<Connection>& conn,
         state->conn = conn;
       }
       boost::asio::post(conn->executor(), [conn, state] { conn->attach(state); });
-      conn->send(frame(net::FrameWriter(Op::login_ok)
-                           .u64(d.session)
-                           .blob(d.token)
-                           .u32(static_cast<std::uint32_t>(options_.reconnect_grace.count()))
-                           .finish()));
+      conn->send(net::FrameWriter(Op::login_ok)
+                     .u64(d.session)
+                     .blob(d.token)
+                     .u32(static_cast<std::uint32_t>(options_.reconnect_grace.count()))
+                     .share());
       log_.info("'{}' logged in from {} ({}), session {}", d.identity, conn->address(),
                 net::transport_name(conn->kind()), d.session);
       return;
@@ -201,7 +197,7 @@ void SessionService::complete_login(const std::shared_ptr<Connection>& conn,
       return;
     case LoginDecision::Kind::redirect:
       log_.info("redirecting '{}' to {}:{}", d.identity, d.text, d.port);
-      conn->send_and_close(frame(net::FrameWriter(Op::redirect).str(d.text).u16(d.port).finish()),
+      conn->send_and_close(net::FrameWriter(Op::redirect).str(d.text).u16(d.port).share(),
                            Reason::logged_out);
       return;
   }
@@ -241,8 +237,7 @@ void SessionService::reconnect(std::shared_ptr<Connection> conn, std::string tok
     old = std::move(state->conn);
     state->conn = conn;
     boost::asio::post(conn->executor(), [conn, state] { conn->attach(state); });
-    conn->send(
-        frame(net::FrameWriter(Op::reconnect_ok).u64(state->id).u64(state->received).finish()));
+    conn->send(net::FrameWriter(Op::reconnect_ok).u64(state->id).u64(state->received).share());
     for (const auto& f : state->replay)
       conn->send(f);
     resent = state->replay.size();

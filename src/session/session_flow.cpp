@@ -15,12 +15,6 @@ namespace starhold::session {
 using net::Op;
 using net::Reason;
 
-namespace {
-net::FramePtr frame(std::string bytes) {
-  return std::make_shared<const std::string>(std::move(bytes));
-}
-}  // namespace
-
 std::shared_ptr<SessionState> SessionService::find(std::uint64_t session) {
   std::lock_guard lock(sessions_mu_);
   auto it = sessions_.find(session);
@@ -41,7 +35,7 @@ void SessionService::send(Transaction& tx, Session session, std::string_view mes
     throw UsageError(fmt::format("a message of {} bytes exceeds the maximum of {}", message.size(),
                                  options_.max_message_bytes - 1));
   }
-  auto f = frame(net::FrameWriter(Op::session_message, message.size()).rest(message).finish());
+  auto f = net::FrameWriter(Op::session_message, message.size()).rest(message).share();
   tx.on_commit([this, id = session.id().value, f] {
     if (auto s = find(id)) deliver(*s, f);
   });
@@ -239,7 +233,7 @@ void SessionService::finish_end(const std::shared_ptr<SessionState>& state, Reas
   if (channels_ != nullptr) channels_->session_ended(state->id, channels);
   if (conn) {
     if (reason == Reason::logged_out) {
-      conn->send_and_close(frame(net::FrameWriter(Op::logout_ok).finish()), Reason::logged_out);
+      conn->send_and_close(net::FrameWriter(Op::logout_ok).share(), Reason::logged_out);
     } else if (tell_client) {
       conn->close(reason, reason == Reason::duplicate_login ? "you logged in again elsewhere"
                           : reason == Reason::kicked        ? "the game ended the session"
