@@ -1,0 +1,36 @@
+// The network benchmark's workloads. Each prints its JSON result lines (see
+// net_bench.cpp for what each measures) and throws on a setup failure.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace netbench {
+
+// The command line (net_bench.cpp).
+struct Args {
+  std::string dir = ".";
+  std::chrono::milliseconds measure{5000};
+  std::chrono::milliseconds warmup{1000};
+  std::string only;
+  std::size_t memory_sessions = 10000;
+};
+
+// echo_tcp_{n}_raw_asio, then echo_tcp_{n}: n clients against a raw Asio echo
+// server, then against Starhold (echo.cpp).
+void echo_tcp(const Args& args, std::size_t n);
+// echo_tls_{n}: the same over TLS, no baseline (echo.cpp).
+void echo_tls(const Args& args, std::size_t n);
+// Bank transfers reported as `name`, accounts picked uniformly or by Zipf(1.5)
+// (transfers.cpp).
+void transfers(const Args& args, const std::string& name, bool zipf);
+// fanout_{members}: one publisher on a channel of `members` (fanout.cpp).
+void fanout(const Args& args, std::size_t members);
+// memory_tls_idle_session: runs this program again as the server (memory.cpp).
+void memory(const Args& args);
+// The child's side of memory(), entered by `net_bench --memory-server DIR N`;
+// returns the exit code.
+int memory_server(const std::string& dir, std::size_t sessions);
+
+}  // namespace netbench
