@@ -13,7 +13,9 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -23,6 +25,54 @@
 namespace bench {
 
 using Clock = std::chrono::steady_clock;
+
+// Options every benchmark program takes: --dir DIR (stores go under it),
+// --seconds N (measured time per workload; warm-up is at most half of it),
+// --only PREFIX (run the workloads whose name starts with it).
+struct RunOptions {
+  std::string dir = ".";
+  std::chrono::milliseconds measure{5000};
+  std::chrono::milliseconds warmup{1000};
+  std::string only;
+
+  bool wants(std::string_view workload) const { return workload.rfind(only, 0) == 0; }
+};
+
+// Parses argv into the common options; each other "--flag VALUE" goes to
+// extra, which returns false for a flag it does not know. Throws
+// std::runtime_error naming a bad or unknown option.
+inline void parse_options(
+    int argc, char** argv, RunOptions& common,
+    const std::function<bool(std::string_view flag, const std::string& value)>& extra) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) throw std::runtime_error("missing value for " + flag);
+    const std::string value = argv[++i];
+    if (flag == "--dir") {
+      common.dir = value;
+    } else if (flag == "--seconds") {
+      common.measure = std::chrono::milliseconds(static_cast<long>(std::stod(value) * 1000));
+      common.warmup = std::min(common.warmup, common.measure / 2);
+    } else if (flag == "--only") {
+      common.only = value;
+    } else if (!extra(flag, value)) {
+      throw std::runtime_error("unknown option " + flag);
+    }
+  }
+}
+
+// A bank account of the transfer workloads: a balance and an owner's name,
+// about 40 bytes stored.
+struct Account final : starhold::Managed<Account> {
+  static constexpr std::string_view type_name = "bench.Account";
+  std::int64_t balance = 0;
+  std::string owner;
+  template <class F>
+  void fields(F& f) {
+    f(1, balance);
+    f(2, owner);
+  }
+};
 
 // One result per line: {"name":..., "value":..., "unit":..., "baseline":..., "ratio":...}
 inline void report(const std::string& name, double value, const std::string& unit,

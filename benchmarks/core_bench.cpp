@@ -40,49 +40,23 @@ struct Item final : starhold::Managed<Item> {
   }
 };
 
-struct Account final : starhold::Managed<Account> {
-  static constexpr std::string_view type_name = "bench.Account";
-  std::int64_t balance = 0;
-  std::string owner;
-  template <class F>
-  void fields(F& f) {
-    f(1, balance);
-    f(2, owner);
-  }
-};
-
-struct Args {
-  std::string dir = ".";
-  std::chrono::milliseconds measure{5000};
-  std::chrono::milliseconds warmup{1000};
+struct Args : bench::RunOptions {
   int workers = 0;
   std::size_t window = 256;  // transfers in flight
-  std::string only;          // run only workloads whose name starts with this
 };
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::runtime_error("missing value for " + k);
-      return argv[++i];
-    };
-    if (k == "--dir") {
-      a.dir = next();
-    } else if (k == "--seconds") {
-      a.measure = std::chrono::milliseconds(static_cast<long>(std::stod(next()) * 1000));
-      a.warmup = std::min(a.warmup, a.measure / 2);
-    } else if (k == "--workers") {
-      a.workers = std::stoi(next());
-    } else if (k == "--only") {
-      a.only = next();
-    } else if (k == "--window") {
-      a.window = static_cast<std::size_t>(std::stoul(next()));
+  bench::parse_options(argc, argv, a, [&](std::string_view flag, const std::string& value) {
+    if (flag == "--workers") {
+      a.workers = std::stoi(value);
+    } else if (flag == "--window") {
+      a.window = static_cast<std::size_t>(std::stoul(value));
     } else {
-      throw std::runtime_error("unknown option " + k);
+      return false;
     }
-  }
+    return true;
+  });
   return a;
 }
 
@@ -221,7 +195,7 @@ void transfers(const Args& args, const std::string& name, bool zipf) {
   server.start();
   constexpr std::int64_t kInitial = 1000;
   auto ids = populate(server, kObjects, [](starhold::Transaction& tx, std::size_t i) {
-    auto& a = tx.create<Account>();
+    auto& a = tx.create<bench::Account>();
     a.balance = kInitial;
     a.owner = fmt::format("account-{:08}", i);
     return a.id();
@@ -238,7 +212,7 @@ void transfers(const Args& args, const std::string& name, bool zipf) {
         while (to == from)
           to = pick(rng);
         const std::int64_t amount = static_cast<std::int64_t>(rng() % 10) + 1;
-        const starhold::Ref<Account> a(ids[from]), b(ids[to]);
+        const starhold::Ref<bench::Account> a(ids[from]), b(ids[to]);
         return [a, b, amount](starhold::Transaction& tx) {
           auto& src = tx.get(a);
           auto& dst = tx.get(b);
@@ -256,7 +230,7 @@ void transfers(const Args& args, const std::string& name, bool zipf) {
         .submit("audit",
                 [&, start](starhold::Transaction& tx) {
                   for (std::size_t i = start; i < std::min(ids.size(), start + 5000); ++i) {
-                    total += tx.get(starhold::Ref<Account>(ids[i])).balance;
+                    total += tx.get(starhold::Ref<bench::Account>(ids[i])).balance;
                   }
                 })
         .get();
@@ -324,7 +298,7 @@ int main(int argc, char** argv) {
   fmt::print(stderr, "core_bench: {} cores, {} s per workload, stores under {}\n", cores,
              args.measure.count() / 1000.0, args.dir);
 
-  auto want = [&](std::string_view name) { return name.rfind(args.only, 0) == 0; };
+  auto want = [&](std::string_view name) { return args.wants(name); };
 
   // Uncontended read-modify-write against raw LMDB with the same batch size and sync.
   RmwResult un{};

@@ -42,25 +42,11 @@ using netbench::Args;
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::runtime_error("missing value for " + k);
-      return argv[++i];
-    };
-    if (k == "--dir") {
-      a.dir = next();
-    } else if (k == "--seconds") {
-      a.measure = std::chrono::milliseconds(static_cast<long>(std::stod(next()) * 1000));
-      a.warmup = std::min(a.warmup, a.measure / 2);
-    } else if (k == "--only") {
-      a.only = next();
-    } else if (k == "--memory-sessions") {
-      a.memory_sessions = static_cast<std::size_t>(std::stoul(next()));
-    } else {
-      throw std::runtime_error("unknown option " + k);
-    }
-  }
+  bench::parse_options(argc, argv, a, [&](std::string_view flag, const std::string& value) {
+    if (flag != "--memory-sessions") return false;
+    a.memory_sessions = static_cast<std::size_t>(std::stoul(value));
+    return true;
+  });
   return a;
 }
 
@@ -85,7 +71,7 @@ int main(int argc, char** argv) {
   fmt::print(stderr,
              "net_bench: {} cores, {} s per workload, open-file limit {}, stores under {}\n",
              std::thread::hardware_concurrency(), args.measure.count() / 1000.0, files, args.dir);
-  auto want = [&](std::string_view name) { return name.rfind(args.only, 0) == 0; };
+  auto want = [&](std::string_view name) { return args.wants(name); };
   try {
     if (want("echo_tcp_100")) netbench::echo_tcp(args, 100);
     if (want("echo_tcp_1000")) netbench::echo_tcp(args, 1000);

@@ -6,14 +6,12 @@
 #include <cstddef>
 #include <string>
 
+#include "bench_util.hpp"
+
 namespace netbench {
 
 // The command line (net_bench.cpp).
-struct Args {
-  std::string dir = ".";
-  std::chrono::milliseconds measure{5000};
-  std::chrono::milliseconds warmup{1000};
-  std::string only;
+struct Args : bench::RunOptions {
   std::size_t memory_sessions = 10000;
 };
 

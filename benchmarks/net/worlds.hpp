@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "starhold/starhold.hpp"
 
 namespace netbench {
@@ -21,16 +22,7 @@ struct EchoWorld final : starhold::AppListener {
   starhold::LoginResult logged_in(starhold::Transaction& tx, starhold::Session) override;
 };
 
-struct Account final : starhold::Managed<Account> {
-  static constexpr std::string_view type_name = "netbench.Account";
-  std::int64_t balance = 0;
-  std::string owner;
-  template <class F>
-  void fields(F& f) {
-    f(1, balance);
-    f(2, owner);
-  }
-};
+using bench::Account;
 
 constexpr std::size_t kAccounts = 100000;
 constexpr std::int64_t kInitialBalance = 1000;

@@ -55,9 +55,9 @@ struct ClientOptions {
 
 // Why the client lost its connection or session.
 struct DisconnectInfo {
-  std::uint16_t reason = 0;  // a protocol reason code; 0 for a network error
-  std::string message;       // readable explanation
-  bool reconnecting = false; // true: the client is resuming the session
+  std::uint16_t reason = 0;   // a protocol reason code; 0 for a network error
+  std::string message;        // readable explanation
+  bool reconnecting = false;  // true: the client is resuming the session
 };
 
 class Client {

@@ -146,7 +146,7 @@ class SessionService {
   std::unordered_map<std::uint64_t, std::shared_ptr<SessionState>> sessions_;  // guarded
   std::unordered_map<std::string, std::uint64_t> by_token_;                    // guarded
   std::vector<std::weak_ptr<Connection>> open_connections_;  // guarded; for stop()
-  std::size_t swept_size_ = 0;                                // guarded
+  std::size_t swept_size_ = 0;                               // guarded
 
   std::mutex failures_mu_;
   struct Failures {

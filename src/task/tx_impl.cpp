@@ -449,5 +449,7 @@ bool TxImpl::commit() {
 }  // namespace starhold::task
 
 namespace starhold::core {
-Services& services(Transaction& tx) { return static_cast<task::TxImpl&>(tx).service().services(); }
+Services& services(Transaction& tx) {
+  return static_cast<task::TxImpl&>(tx).service().services();
+}
 }  // namespace starhold::core
