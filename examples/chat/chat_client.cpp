@@ -14,7 +14,6 @@
 // room's channel, which arrives here as on_channel_joined with the channel's
 // id. From then on, the client talks to the room by that id.
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +26,7 @@
 #include <vector>
 
 #include "common/command_line.hpp"
+#include "common/session_progress.hpp"
 #include "starhold/client.hpp"
 
 namespace {
@@ -81,15 +81,6 @@ class Rooms {
   std::vector<Room> rooms_;
 };
 
-// What the callbacks tell the main thread about the session.
-struct Progress {
-  std::mutex mutex;
-  std::condition_variable changed;
-  bool login_done = false;  // login succeeded or failed
-  bool logged_in = false;
-  bool ended = false;  // the session is over for good
-};
-
 bool starts_with(std::string_view line, std::string_view prefix) {
   return line.substr(0, prefix.size()) == prefix;
 }
@@ -137,22 +128,13 @@ int main(int argc, char** argv) {
 
   // Declared before the client, so that they outlive the client's callbacks.
   Rooms rooms;
-  Progress progress;
+  examples::SessionProgress progress;
   starhold::client::Client client(settings.options);
 
   // Callbacks run on the client's thread, one at a time.
-  client.on_logged_in = [&](std::uint64_t) {
+  progress.follow(client, [&](std::uint64_t) {
     std::printf("* logged in as %s; /join a room to chat\n", settings.name.c_str());
-    std::lock_guard lock(progress.mutex);
-    progress.login_done = progress.logged_in = true;
-    progress.changed.notify_all();
-  };
-  client.on_login_failed = [&](std::uint16_t reason, const std::string& message) {
-    std::printf("* login failed (reason %u): %s\n", reason, message.c_str());
-    std::lock_guard lock(progress.mutex);
-    progress.login_done = true;
-    progress.changed.notify_all();
-  };
+  });
   client.on_channel_joined = [&](std::uint64_t channel, const std::string& name) {
     rooms.joined(channel, name);
     std::printf("* joined [%s]\n", name.c_str());
@@ -167,30 +149,13 @@ int main(int argc, char** argv) {
   client.on_message = [](std::string_view text) {
     std::printf("%.*s\n", static_cast<int>(text.size()), text.data());
   };
-  client.on_disconnected = [&](const starhold::client::DisconnectInfo& info) {
-    std::printf("* disconnected (reason %u): %s%s\n", info.reason, info.message.c_str(),
-                info.reconnecting ? " - reconnecting" : "");
-    if (info.reconnecting) return;
-    std::lock_guard lock(progress.mutex);
-    progress.login_done = progress.ended = true;
-    progress.changed.notify_all();
-  };
-  client.on_reconnected = [] { std::printf("* reconnected\n"); };
 
   client.login(settings.name, settings.password);
-  {
-    std::unique_lock lock(progress.mutex);
-    progress.changed.wait(lock, [&] { return progress.login_done; });
-    if (!progress.logged_in) return 1;
-  }
+  if (!progress.wait_for_login()) return 1;
 
   // One command or chat line per input line.
   std::string line;
-  while (std::getline(std::cin, line)) {
-    {
-      std::lock_guard lock(progress.mutex);
-      if (progress.ended) break;
-    }
+  while (std::getline(std::cin, line) && !progress.ended()) {
     if (line == "/quit") break;
     try {
       handle_line(line, client, rooms);
@@ -200,10 +165,6 @@ int main(int argc, char** argv) {
   }
 
   // Log out and wait for the server to confirm.
-  std::unique_lock lock(progress.mutex);
-  if (!progress.ended) {
-    client.logout();
-    progress.changed.wait_for(lock, std::chrono::seconds(5), [&] { return progress.ended; });
-  }
+  progress.log_out(client);
   return 0;
 }
