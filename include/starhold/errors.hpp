@@ -97,6 +97,17 @@ class StoreError : public Error {
   using Error::Error;
 };
 
+// The store cannot take writes any more: the store reported a failure it
+// cannot recover from (an LMDB panic, an I/O error, corruption), or its
+// writes kept failing. From then on the server serves reads and read-only
+// tasks, fails every task that writes with TaskFailed::storage at once, and
+// reports itself unhealthy (Server::health) until it is restarted once the
+// cause is fixed.
+class StoreFatal : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 // The store on disk was written by an incompatible format version.
 class StoreFormatError : public StoreError {
  public:

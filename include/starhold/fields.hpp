@@ -22,9 +22,12 @@
 // std::unordered_map, std::optional, std::pair, std::chrono durations and
 // system_clock time points, ObjectId and Ref<T>, and any struct with its own
 // fields() function (stored as a nested message that evolves the same way).
+// Encoding is canonical: equal values give equal bytes (unordered containers
+// are written sorted), so an object is written back only when it changed.
 // Other types plug in by specialising starhold::FieldCodec (see below).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <concepts>
@@ -452,6 +455,48 @@ struct SetCodec {
   }
 };
 
+// Unordered containers iterate in an order that depends on their history
+// (insertions, rehashes), so their entries are encoded one by one and written
+// sorted by their bytes: equal contents always give equal records, and a task
+// that only reads such a field writes nothing back. key_bytes(entry) tells how
+// many leading bytes of an entry's encoding are its key.
+template <class C, class EncodeEntry>
+void put_sorted(std::string& out, const C& c, EncodeEntry encode_entry) {
+  if (c.size() < 2) {
+    for (const auto& e : c)
+      encode_entry(out, e);
+    return;
+  }
+  struct Span {
+    std::size_t at, size, key;
+  };
+  std::string scratch;
+  std::vector<Span> spans;
+  spans.reserve(c.size());
+  for (const auto& e : c) {
+    const std::size_t at = scratch.size();
+    const std::size_t key = encode_entry(scratch, e);
+    spans.push_back(Span{at, scratch.size() - at, key});
+  }
+  const std::string_view all(scratch);
+  std::sort(spans.begin(), spans.end(), [&](const Span& a, const Span& b) {
+    return all.substr(a.at, a.key) < all.substr(b.at, b.key);
+  });
+  for (const Span& sp : spans)
+    out.append(all.substr(sp.at, sp.size));
+}
+
+template <class C>
+struct UnorderedSetCodec : SetCodec<C> {
+  static void encode(std::string& out, const C& c) {
+    put_sorted(out, c, [](std::string& o, const auto& e) {
+      const std::size_t at = o.size();
+      put_value(o, e);
+      return o.size() - at;
+    });
+  }
+};
+
 template <class C>
 struct MapCodec {
   static constexpr Kind kind = Kind::bytes;
@@ -472,6 +517,19 @@ struct MapCodec {
     }
   }
 };
+
+template <class C>
+struct UnorderedMapCodec : MapCodec<C> {
+  static void encode(std::string& out, const C& c) {
+    put_sorted(out, c, [](std::string& o, const auto& kv) {
+      const std::size_t at = o.size();
+      put_value(o, kv.first);
+      const std::size_t key = o.size() - at;
+      put_value(o, kv.second);
+      return key;
+    });
+  }
+};
 }  // namespace wire
 
 template <class T, class A>
@@ -483,13 +541,13 @@ struct FieldCodec<std::deque<T, A>> : wire::SequenceCodec<std::deque<T, A>> {};
 template <class T, class C, class A>
 struct FieldCodec<std::set<T, C, A>> : wire::SetCodec<std::set<T, C, A>> {};
 template <class T, class H, class E, class A>
-struct FieldCodec<std::unordered_set<T, H, E, A>> : wire::SetCodec<std::unordered_set<T, H, E, A>> {
-};
+struct FieldCodec<std::unordered_set<T, H, E, A>>
+    : wire::UnorderedSetCodec<std::unordered_set<T, H, E, A>> {};
 template <class K, class V, class C, class A>
 struct FieldCodec<std::map<K, V, C, A>> : wire::MapCodec<std::map<K, V, C, A>> {};
 template <class K, class V, class H, class E, class A>
 struct FieldCodec<std::unordered_map<K, V, H, E, A>>
-    : wire::MapCodec<std::unordered_map<K, V, H, E, A>> {};
+    : wire::UnorderedMapCodec<std::unordered_map<K, V, H, E, A>> {};
 
 template <class T, std::size_t N>
 struct FieldCodec<std::array<T, N>> {

@@ -35,6 +35,7 @@ void CommitRequest::clear() {
   name_writes.clear();
   index_writes.clear();
   waiter = nullptr;
+  epoch = 0;
 }
 
 void DataService::Batch::clear() {
@@ -124,6 +125,12 @@ RecordPtr DataService::read_object(std::uint64_t id, bool* hot) {
   }
 }
 
+std::exception_ptr DataService::fatal_error() const {
+  if (!fatal()) return nullptr;
+  std::lock_guard lock(commit_mu_);
+  return fatal_error_;
+}
+
 void DataService::await_published(Version v) const noexcept {
   for (int spins = 0; published_.load(std::memory_order_acquire) < v; ++spins) {
     if (spins > 64) std::this_thread::yield();
@@ -139,6 +146,14 @@ CommitResult DataService::commit(CommitRequest& req) {
   std::unique_lock lock(commit_mu_);
   space_cv_.wait(lock, [&] { return pending_ < options_.max_pending_commits || stopping_; });
 
+  if (req.epoch != failure_epoch_.load(std::memory_order_relaxed)) {
+    result.conflict_name = "(commits undone by a store failure)";
+    return result;
+  }
+  if (fatal_error_ && !req.read_only()) {
+    result.failed = fatal_error_;
+    return result;
+  }
   for (const ObjectRead& r : req.object_reads) {
     if (current_object_version(r.id) != r.version) {
       result.conflict_id = r.id;

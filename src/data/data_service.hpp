@@ -10,7 +10,10 @@
 // the writes clean and tells each commit's waiter, in commit order. A commit
 // is reported only then. If the store rejects a batch, every commit not yet
 // durable is failed and its versions are dropped from memory, so nothing a
-// failed commit wrote survives and nothing reported is lost.
+// failed commit wrote survives and nothing reported is lost. A store that
+// fails fatally (StoreFatal, an exception of a foreign type, or several
+// failed batches in a row) puts the service in a fatal state: commits that
+// write fail at once with the cause, reads and read-only commits go on.
 //
 // Lock order: commit_mu_, then cache shard mutexes / NameTable mutexes.
 #pragma once
@@ -77,6 +80,9 @@ struct CommitRequest {
   std::vector<NameWrite> name_writes;
   std::vector<IndexWrite> index_writes;
   CommitWaiter* waiter = nullptr;
+  // failure_epoch() when the transaction began: a store failure since then
+  // may have undone commits it read, so it may not commit.
+  std::uint64_t epoch = 0;
 
   void clear();
   bool read_only() const noexcept {
@@ -86,6 +92,7 @@ struct CommitRequest {
 
 struct CommitResult {
   bool committed = false;
+  std::exception_ptr failed;      // the store is in a fatal state: a StoreFatal
   Version version = 0;            // when committed
   std::uint64_t conflict_id = 0;  // an object that changed, when not (0: a name)
   std::string conflict_name;      // a name that changed, when not
@@ -129,6 +136,11 @@ class DataService {
   Version published() const noexcept { return published_.load(std::memory_order_acquire); }
   // Waits (briefly: an install is in progress) until published() >= v.
   void await_published(Version v) const noexcept;
+  // Counts store failures that undid validated commits. Read it before
+  // published() when a transaction begins.
+  std::uint64_t failure_epoch() const noexcept {
+    return failure_epoch_.load(std::memory_order_acquire);
+  }
 
   // The name a stored type hash had when a program last registered it, or "".
   std::string stored_type_name(std::uint32_t hash);
@@ -142,6 +154,11 @@ class DataService {
   }
 
   void set_hot(std::uint64_t id, bool hot) { objects_.set_hot(id, hot); }
+
+  // Set once the store failed in a way writes cannot recover from (see
+  // StoreFatal); null while it is healthy. Thread-safe.
+  std::exception_ptr fatal_error() const;
+  bool fatal() const noexcept { return fatal_.load(std::memory_order_acquire); }
 
   const DataCounters& counters() const noexcept { return counters_; }
   Store& store() noexcept { return store_; }
@@ -165,6 +182,9 @@ class DataService {
   void open_format();
   void run_committer();
   void write_batch(Batch& batch);
+  // A store write failed: decides whether the store is now fatal, then fails
+  // every commit not yet durable. Committer thread.
+  void store_failed(Batch& inflight, std::exception_ptr error);
   void fail_pending(Batch& inflight, std::exception_ptr error);
 
   Store& store_;
@@ -174,20 +194,24 @@ class DataService {
   NameTable names_;
 
   std::atomic<Version> published_{0};
+  std::atomic<std::uint64_t> failure_epoch_{0};
   std::atomic<Version> structure_version_{0};
   std::atomic<std::uint64_t> next_id_{1};
 
-  std::mutex commit_mu_;
+  mutable std::mutex commit_mu_;
   std::condition_variable work_cv_;   // committer: a batch is waiting
   std::condition_variable space_cv_;  // committing tasks: pending fell below the limit
   Version seq_ = 0;                   // guarded by commit_mu_
   Batch batch_;                       // guarded by commit_mu_
   std::size_t pending_ = 0;           // commits not yet durable; guarded by commit_mu_
   bool stopping_ = false;             // guarded by commit_mu_
+  std::atomic<bool> fatal_{false};
+  std::exception_ptr fatal_error_;  // guarded by commit_mu_; set once with fatal_
 
   // Committer-thread state.
   std::thread committer_;
   Batch inflight_;
+  int consecutive_failures_ = 0;
   std::vector<StoreWrite> writes_;
   std::vector<NameTable::Written> retired_names_;
   std::string meta_seq_, meta_next_id_;

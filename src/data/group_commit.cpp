@@ -4,6 +4,8 @@
 // every commit in its batch.
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "data/data_service.hpp"
 #include "starhold/errors.hpp"
 
@@ -85,13 +87,11 @@ void DataService::write_batch(Batch& batch) {
     writes_.push_back({Table::meta, "next_id", &meta_next_id_});
     try {
       store_.write(writes_);
-    } catch (const Error& e) {
-      counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
-      log_.error("store write of {} commits failed, failing every commit not yet durable: {}",
-                 batch.commits.size(), e.what());
-      fail_pending(batch, std::current_exception());
+    } catch (...) {
+      store_failed(batch, std::current_exception());
       return;
     }
+    consecutive_failures_ = 0;
     counters_.batches.fetch_add(1, std::memory_order_relaxed);
     counters_.writes.fetch_add(changes, std::memory_order_relaxed);
   }
@@ -112,6 +112,52 @@ void DataService::write_batch(Batch& batch) {
   space_cv_.notify_all();
 }
 
+void DataService::store_failed(Batch& batch, std::exception_ptr error) {
+  // StoreFull may pass (the operator frees space); an error that repeats
+  // batch after batch, or one the store calls fatal, will not.
+  constexpr int kFatalAfter = 3;
+  counters_.storage_failures.fetch_add(1, std::memory_order_relaxed);
+  bool fatal = false;
+  std::string what;
+  try {
+    std::rethrow_exception(error);
+  } catch (const StoreFatal& e) {
+    fatal = true;
+    what = e.what();
+  } catch (const StoreFull& e) {
+    what = e.what();
+  } catch (const Error& e) {
+    fatal = ++consecutive_failures_ >= kFatalAfter;
+    what = e.what();
+  } catch (const std::exception& e) {
+    fatal = true;
+    what = fmt::format("the store threw an exception that is not a starhold::Error: {}", e.what());
+  } catch (...) {
+    fatal = true;
+    what = "the store threw an exception that is not a std::exception";
+  }
+  log_.error("store write of {} commits failed, failing every commit not yet durable: {}",
+             batch.commits.size(), what);
+  if (fatal) {
+    if (consecutive_failures_ >= kFatalAfter) {
+      what = fmt::format("{} store writes failed in a row, the last with: {}",
+                         consecutive_failures_, what);
+    }
+    auto fatal_error = std::make_exception_ptr(StoreFatal(what));
+    {
+      std::lock_guard lock(commit_mu_);
+      if (!fatal_error_) fatal_error_ = fatal_error;
+    }
+    fatal_.store(true, std::memory_order_release);
+    log_.error(
+        "the store cannot take writes any more ({}); every task that writes now fails, "
+        "reads go on; restart the server once the cause is fixed",
+        what);
+    error = fatal_error;
+  }
+  fail_pending(batch, error);
+}
+
 void DataService::fail_pending(Batch& inflight, std::exception_ptr error) {
   Batch later;
   {
@@ -119,7 +165,8 @@ void DataService::fail_pending(Batch& inflight, std::exception_ptr error) {
     std::swap(later, batch_);
     objects_.drop_dirty();
     names_.drop_dirty();
-    // Whoever iterated names that a failed commit changed must not commit.
+    // Whoever read what a failed commit wrote must not commit.
+    failure_epoch_.fetch_add(1, std::memory_order_release);
     structure_version_.store(++seq_, std::memory_order_release);
     published_.store(seq_, std::memory_order_release);
     pending_ = 0;

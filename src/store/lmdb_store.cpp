@@ -35,10 +35,21 @@ std::string lmdb_message(const char* what, int rc) {
 }
 
 [[noreturn]] void throw_lmdb(const char* what, int rc) {
-  if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT) {
-    throw StoreFull(lmdb_message(what, rc));
+  switch (rc) {
+    case MDB_MAP_FULL:
+    case ENOSPC:
+    case EDQUOT:
+      throw StoreFull(lmdb_message(what, rc));
+    case MDB_PANIC:  // the environment must be closed: no write can succeed
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID:
+    case EIO:
+      throw StoreFatal(lmdb_message(what, rc));
+    default:
+      throw StoreError(lmdb_message(what, rc));
   }
-  throw StoreError(lmdb_message(what, rc));
 }
 
 MDB_val to_val(std::string_view s) {
@@ -123,6 +134,7 @@ class LmdbStore final : public Store {
   }
 
   StoreStats stats() override {
+    std::shared_lock lock(resize_mu_);  // grow() may be remapping
     MDB_envinfo info;
     MDB_stat st;
     mdb_env_info(env_, &info);

@@ -32,6 +32,7 @@ struct Arm {
   std::uint64_t record;
   std::string handler;
   std::int64_t due_ms;
+  bool retiring = false;  // it failed; only its retirement is left to do
 };
 
 struct Task final : data::CommitWaiter {
@@ -47,6 +48,10 @@ struct Task final : data::CommitWaiter {
   int conflicts = 0;
   int timeouts = 0;
   std::vector<std::uint64_t> hints;  // objects to take intents on before the next attempt
+  // A durable task that failed for good: its next attempt only retires its
+  // record (one-shot: removed; periodic: moved to its next period), so the
+  // failure is final once that commit is durable, and not before.
+  bool retiring = false;
 
   // Handed over by the attempt that commits.
   std::vector<std::function<void()>> hooks;
@@ -57,7 +62,8 @@ struct Task final : data::CommitWaiter {
   void commit_failed(std::exception_ptr error) override;
 };
 
-enum class Outcome { committed, conflict, timeout, exception };
+// storage: the store is in a fatal state and refused the commit.
+enum class Outcome { committed, conflict, timeout, exception, storage };
 
 struct Attempt {
   Task* task = nullptr;
@@ -69,7 +75,7 @@ struct Attempt {
   Clock::time_point parked_at{};
 
   Outcome outcome = Outcome::committed;
-  std::string error;              // for exception
+  std::string error;              // for exception and storage
   std::uint64_t conflict_id = 0;  // for conflict: the object, or 0 for a name
   std::string conflict_name;
 

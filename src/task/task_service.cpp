@@ -218,12 +218,15 @@ void TaskService::enqueue(Task* t) {
     return;
   }
   ready_.push_back(t);
-  for (auto& w : workers_) {
-    if (w->idle_) {
-      w->cv_.notify_one();
-      break;
-    }
-  }
+  wake_idle_worker();
+}
+
+void TaskService::wake_idle_worker() {
+  if (idle_workers_.empty()) return;
+  Worker* w = idle_workers_.back();
+  idle_workers_.pop_back();
+  w->idle_ = false;
+  w->cv_.notify_one();
 }
 
 void TaskService::enqueue_at(Task* t, Clock::time_point due) {
@@ -247,14 +250,20 @@ void TaskService::arm(const Arm& a) {
   t->service = this;
   t->name = a.handler;
   t->record = a.record;
+  t->retiring = a.retiring;
   armed_.fetch_add(1, std::memory_order_relaxed);
   enqueue_at(t, Clock::now() + std::chrono::milliseconds(a.due_ms - wall_ms()));
 }
 
 void TaskService::wake(Attempt* a) {
   std::lock_guard lock(mu_);
-  a->worker->resumable_.push_back(a);
-  a->worker->cv_.notify_one();
+  Worker* w = a->worker;
+  w->resumable_.push_back(a);
+  if (w->idle_) {
+    std::erase(idle_workers_, w);
+    w->idle_ = false;
+  }
+  w->cv_.notify_one();
 }
 
 void TaskService::run_timer() {
@@ -272,9 +281,7 @@ void TaskService::run_timer() {
     while (!timers_.empty() && timers_.top().due <= Clock::now()) {
       ready_.push_back(timers_.top().task);
       timers_.pop();
-    }
-    for (auto& w : workers_) {
-      if (w->idle_) w->cv_.notify_one();
+      wake_idle_worker();
     }
   }
 }
@@ -287,23 +294,31 @@ void TaskService::run_attempt(Attempt& a) {
   tx.begin(t);
   try {
     if (!t.hints.empty()) tx.take_intents(t.hints);
-    if (t.record != 0) {
+    if (t.retiring) {
+      tx.retire_scheduled(t.record);
+    } else if (t.record != 0) {
       tx.run_scheduled(t.record);
     } else {
       t.body(tx);
     }
-    a.outcome = tx.commit() ? Outcome::committed : Outcome::conflict;
+    if (tx.doomed()) {
+      // The body returned although the attempt was aborted inside it: game
+      // code caught the abort (a catch (...) that does not rethrow).
+      log_.warn(
+          "task '{}' caught Starhold's abort of its attempt and carried on; the attempt is "
+          "aborted anyway (rethrow from catch (...))",
+          t.name);
+    }
+    a.outcome = tx.commit();
   } catch (const AbortSignal& s) {
     a.outcome = s.reason;
   } catch (const std::exception& e) {
-    if (tx.doomed()) {
-      a.outcome = tx.doom_reason();
-    } else {
-      a.outcome = Outcome::exception;
+    a.outcome = game_error_outcome(tx);
+    if (a.outcome == Outcome::exception) {
       a.error = fmt::format("{}: {}", detail::demangle(typeid(e)), e.what());
     }
   } catch (...) {
-    a.outcome = tx.doomed() ? tx.doom_reason() : Outcome::exception;
+    a.outcome = game_error_outcome(tx);
     a.error = "an exception not derived from std::exception";
   }
   // Waiters for our intents read what we installed, so hand them over only now.
@@ -348,9 +363,21 @@ void TaskService::run_attempt(Attempt& a) {
       counters_.exceptions.fetch_add(1, std::memory_order_relaxed);
       fail(&t, TaskFailed::Cause::exception, a.error);
       break;
+    case Outcome::storage:
+      counters_.storage.fetch_add(1, std::memory_order_relaxed);
+      fail(&t, TaskFailed::Cause::storage, a.error);
+      break;
     case Outcome::committed:
       break;
   }
+}
+
+// An error raised by game code is the game's verdict only if the attempt saw
+// a snapshot that is still current; otherwise the game reacted to a state
+// that a retry will not see (an object removed meanwhile, say).
+Outcome TaskService::game_error_outcome(TxImpl& tx) {
+  if (tx.doomed()) return tx.doom_reason();
+  return tx.reads_current() ? Outcome::exception : Outcome::conflict;
 }
 
 Clock::duration TaskService::backoff(int conflicts) {
@@ -374,24 +401,29 @@ void TaskService::retry(Task* t, Clock::duration delay) {
 }
 
 void TaskService::fail(Task* t, TaskFailed::Cause cause, const std::string& detail) {
-  counters_.failed.fetch_add(1, std::memory_order_relaxed);
   TaskFailed error(t->name, cause, detail);
-  log_.error("{}{}", error.what(),
-             t->record != 0 ? "; the scheduled task is dropped" : "; its changes were discarded");
-  notify(log_, *t, std::make_exception_ptr(error));
-  if (t->record != 0) {
+  if (!t->retiring) counters_.failed.fetch_add(1, std::memory_order_relaxed);
+  if (t->record != 0 && cause == TaskFailed::Cause::storage) {
+    // The store can take no writes: the record is as it was, and runs after a restart.
+    log_.error("{}; the scheduled task stays stored and runs after a restart", error.what());
     armed_.fetch_sub(1, std::memory_order_relaxed);
-    // Drop the durable task in a transaction of its own: a one-shot record is
-    // removed, a periodic one moves on to its next period.
-    auto* cleanup = new Task;
-    cleanup->service = this;
-    cleanup->name = "starhold.retire(" + t->name + ")";
-    const std::uint64_t record = t->record;
-    cleanup->body = [record](Transaction& tx) {
-      static_cast<TxImpl&>(tx).retire_scheduled(record);
-    };
-    enqueue(cleanup);
+  } else if (t->record != 0) {
+    // The failure becomes final when the record's retirement is durable; a
+    // crash before then runs the task again after restart.
+    const bool again = t->retiring;
+    if (again) {
+      log_.warn("retiring scheduled task '{}' failed ({}); trying again", t->name, detail);
+    } else {
+      log_.error("{}; retiring the scheduled task", error.what());
+    }
+    t->retiring = true;
+    t->conflicts = t->timeouts = 0;
+    retry(t, again ? Clock::duration(kStorageRetryDelay) : Clock::duration::zero());
+    return;
+  } else {
+    log_.error("{}; its changes were discarded", error.what());
   }
+  notify(log_, *t, std::make_exception_ptr(error));
   delete t;
 }
 
@@ -428,6 +460,7 @@ void TaskService::task_committed(Task* t) {
   }
   for (const Arm& a : t->arms)
     arm(a);
+  if (t->retiring) log_.info("scheduled task '{}' is retired after its failure", t->name);
   if (t->record != 0) armed_.fetch_sub(1, std::memory_order_relaxed);
   notify(log_, *t, nullptr);
   delete t;
@@ -440,11 +473,15 @@ void TaskService::task_commit_failed(Task* t, std::exception_ptr error) {
   notify(log_, *t,
          std::make_exception_ptr(TaskFailed(t->name, TaskFailed::Cause::storage, detail)));
   if (t->record != 0) {
-    // Its record is still stored (the run's changes were not): run it again later.
+    // Its record is still stored (the run's changes were not): run it again
+    // later, unless the store can take no more writes; then after a restart.
     armed_.fetch_sub(1, std::memory_order_relaxed);
-    arm(Arm{t->record, t->name,
-            wall_ms() +
-                std::chrono::duration_cast<std::chrono::milliseconds>(kStorageRetryDelay).count()});
+    if (!data_.fatal()) {
+      arm(Arm{t->record, t->name,
+              wall_ms() +
+                  std::chrono::duration_cast<std::chrono::milliseconds>(kStorageRetryDelay).count(),
+              t->retiring});
+    }
   }
   delete t;
 }

@@ -8,11 +8,16 @@
 //              holding intents on the objects it conflicted on; failed after
 //              max_conflict_retries in a row.
 //   timeout    retried max_timeout_retries more times, then failed.
-//   exception  not retried: the game's code decided; failed at once.
+//   exception  not retried: the game's code decided; failed at once. Unless
+//              the attempt's reads are no longer current: then the game
+//              judged a stale snapshot, and it is a conflict.
 //   storage    (the store rejected the commit) failed; a durable task is
-//              re-armed after a second, as its record is still stored.
-// A failed durable task is dropped: a one-shot record is removed, a periodic
-// one moves to its next period. Failures are logged and counted.
+//              re-armed after a second, as its record is still stored, unless
+//              the store is in a fatal state (then it runs after a restart).
+// A durable task that fails for another cause is retired by one more attempt
+// of its own that only removes its record (a periodic one moves to its next
+// period); the failure is final once that commit is durable. Failures are
+// logged and counted.
 #pragma once
 
 #include <atomic>
@@ -74,7 +79,7 @@ class Worker {
   // Guarded by TaskService::mu_:
   std::condition_variable cv_;
   std::deque<Attempt*> resumable_;
-  bool idle_ = false;
+  bool idle_ = false;  // on TaskService::idle_workers_
 };
 
 class TaskService {
@@ -131,6 +136,9 @@ class TaskService {
   };
 
   void enqueue(Task* t);  // ready now
+  // Wakes one sleeping worker, taking it off the idle list so that the next
+  // wake-up goes to another. REQUIRES: mu_ held.
+  void wake_idle_worker();
   void enqueue_at(Task* t, Clock::time_point due);
   void arm(const Arm& a);
   void wake(Attempt* a);
@@ -139,6 +147,7 @@ class TaskService {
   void fail(Task* t, TaskFailed::Cause cause, const std::string& detail);
   void drop(Task* t);  // at shutdown: never ran, never will here
   Clock::duration backoff(int conflicts);
+  static Outcome game_error_outcome(TxImpl& tx);
   void recover();
 
   const ServerOptions options_;
@@ -158,6 +167,7 @@ class TaskService {
   bool stopping_ = false;
 
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<Worker*> idle_workers_;  // asleep and not yet woken; guarded by mu_
   std::vector<std::thread> threads_;
   std::thread timer_thread_;
 };

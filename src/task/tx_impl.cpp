@@ -25,6 +25,7 @@ void TxImpl::begin(Task& task) {
   task_ = &task;
   active_ = true;
   doomed_ = false;
+  epoch_ = data_.failure_epoch();
   start_ts_ = data_.published();
   deadline_ = std::chrono::steady_clock::now() + service_.options().task_time_limit;
 }
@@ -70,23 +71,48 @@ void TxImpl::conflict(std::uint64_t id, std::string name) {
 
 void TxImpl::observe(Version v) {
   if (v <= start_ts_) return;
+  // The snapshot moves to v, not to whatever is newest by now: once every
+  // commit up to v is installed and everything read so far is still current,
+  // all of it is the state at v, and so is any later read of a version <= v.
   data_.await_published(v);
-  const Version now = data_.published();
   validate_reads();
-  start_ts_ = now;
+  start_ts_ = v;
+}
+
+bool TxImpl::find_stale_read(std::uint64_t& id, std::string& name) {
+  for (const Loaded& o : objects_) {
+    if (o.state == State::created || o.state == State::created_removed) continue;
+    if (data_.read_object(o.id, nullptr)->version != o.version) {
+      id = o.id;
+      return true;
+    }
+  }
+  for (const auto& [n, st] : names_) {
+    if (st.read && data_.read_name(n)->version != st.version) {
+      name = n;
+      return true;
+    }
+  }
+  if (structure_read_ && data_.structure_version() != *structure_read_) {
+    name = "(the set of bound names)";
+    return true;
+  }
+  return false;
 }
 
 void TxImpl::validate_reads() {
-  for (const Loaded& o : objects_) {
-    if (o.state == State::created || o.state == State::created_removed) continue;
-    if (data_.read_object(o.id, nullptr)->version != o.version) conflict(o.id, {});
-  }
-  for (const auto& [name, st] : names_) {
-    if (st.read && data_.read_name(name)->version != st.version) conflict(0, name);
-  }
-  if (structure_read_ && data_.structure_version() != *structure_read_) {
-    conflict(0, "(the set of bound names)");
-  }
+  std::uint64_t id = 0;
+  std::string name;
+  if (find_stale_read(id, name)) conflict(id, std::move(name));
+}
+
+bool TxImpl::reads_current() {
+  std::uint64_t id = 0;
+  std::string name;
+  if (!find_stale_read(id, name)) return true;
+  attempt_.conflict_id = id;
+  attempt_.conflict_name = std::move(name);
+  return false;
 }
 
 // ---- Objects -------------------------------------------------------------
@@ -157,7 +183,8 @@ TxImpl::Loaded& TxImpl::load_loaded(std::uint64_t id, std::string_view expected_
                                     bool for_update) {
   check_live();
   if (Loaded* o = find_loaded(id)) {
-    if (o->state == State::removed || o->state == State::created_removed) {
+    if (o->state == State::removed || o->state == State::created_removed ||
+        o->state == State::absent) {
       throw ObjectNotFound(id, std::string(expected_type));
     }
     if (for_update && o->state == State::read) {
@@ -178,17 +205,26 @@ TxImpl::Loaded& TxImpl::load_loaded(std::uint64_t id, std::string_view expected_
     if (attempt_.held.size() != held_before) rec = data_.read_object(id, nullptr);
   }
   observe(rec->version);
-  if (!rec->exists()) throw ObjectNotFound(id, std::string(expected_type));
-  std::unique_ptr<ManagedObject> obj = decode(id, *rec, expected_type);
   const Version version = rec->version;
-  objects_.push_back(Loaded{id, version, std::move(rec), std::move(obj),
+  if (!rec->exists()) {
+    // Absence is a read like any other: if the commit that removed the object
+    // is undone (a failed store write), this attempt must not commit.
+    push_loaded(Loaded{id, version, std::move(rec), nullptr, State::absent});
+    throw ObjectNotFound(id, std::string(expected_type));
+  }
+  std::unique_ptr<ManagedObject> obj = decode(id, *rec, expected_type);
+  return push_loaded(Loaded{id, version, std::move(rec), std::move(obj),
                             for_update ? State::update : State::read});
+}
+
+TxImpl::Loaded& TxImpl::push_loaded(Loaded l) {
+  objects_.push_back(std::move(l));
   if (objects_.size() > kLinear) {
     if (object_index_.empty()) {
       for (std::size_t i = 0; i < objects_.size(); ++i)
         object_index_[objects_[i].id] = i;
     } else {
-      object_index_[id] = objects_.size() - 1;
+      object_index_[objects_.back().id] = objects_.size() - 1;
     }
   }
   return objects_.back();
@@ -214,15 +250,7 @@ void TxImpl::adopt(std::unique_ptr<ManagedObject> obj) {
   }
   const std::uint64_t id = new_id();
   detail::ObjectAccess::set_id(*obj, ObjectId{id});
-  objects_.push_back(Loaded{id, 0, nullptr, std::move(obj), State::created});
-  if (objects_.size() > kLinear) {
-    if (object_index_.empty()) {
-      for (std::size_t i = 0; i < objects_.size(); ++i)
-        object_index_[objects_[i].id] = i;
-    } else {
-      object_index_[id] = objects_.size() - 1;
-    }
-  }
+  push_loaded(Loaded{id, 0, nullptr, std::move(obj), State::created});
 }
 
 void TxImpl::remove_object(ObjectId id) {
@@ -242,12 +270,14 @@ void TxImpl::remove_object(ObjectId id) {
     case State::removed:
     case State::created_removed:
       throw ObjectNotFound(id.value, std::string(o->object->type().name));
+    case State::absent:
+      throw ObjectNotFound(id.value, {});
   }
 }
 
 void TxImpl::mark_object(ObjectId id) {
   Loaded* o = find_loaded(id.value);
-  if (o == nullptr) {
+  if (o == nullptr || o->object == nullptr) {
     throw UsageError(
         fmt::format("mark_for_update: object #{} was not loaded by this task", id.value));
   }
@@ -396,6 +426,7 @@ void TxImpl::build_request() {
   for (Loaded& o : objects_) {
     if (o.state == State::created_removed) continue;
     if (o.state != State::created) req.object_reads.push_back({o.id, o.version});
+    if (o.state == State::absent) continue;
     std::shared_ptr<data::Record> rec;
     if (o.state == State::removed) {
       rec = std::make_shared<data::Record>();
@@ -418,9 +449,10 @@ void TxImpl::build_request() {
   }
   req.structure_read = structure_read_;
   req.index_writes = index_writes_;
+  req.epoch = epoch_;
 }
 
-bool TxImpl::commit() {
+Outcome TxImpl::commit() {
   check_live();
   // The body has returned: from here on the game may not use this
   // transaction, and the commit may be reported before this attempt ends.
@@ -437,13 +469,21 @@ bool TxImpl::commit() {
     hooks_ = std::move(task.hooks);  // still ours: the commit was refused
     arms_ = std::move(task.arms);
     task.validated = std::move(validated);
+    if (result.failed) {
+      try {
+        std::rethrow_exception(result.failed);
+      } catch (const std::exception& e) {
+        attempt_.error = e.what();
+      }
+      return Outcome::storage;
+    }
     attempt_.conflict_id = result.conflict_id;
     attempt_.conflict_name = std::move(result.conflict_name);
-    return false;
+    return Outcome::conflict;
   }
   task_ = nullptr;  // the committer owns it now
   if (validated) validated();
-  return true;
+  return Outcome::committed;
 }
 
 }  // namespace starhold::task

@@ -43,13 +43,18 @@ class TxImpl final : public Transaction {
 
   // Prepares for an attempt of task. Call on the attempt's fiber.
   void begin(Task& task);
-  // Validates and commits. Returns false on a conflict (recorded in the
-  // attempt). On true, the task belongs to the committer.
-  bool commit();
+  // Validates and commits. Returns committed (the task now belongs to the
+  // committer), conflict (recorded in the attempt) or storage (the store is
+  // in a fatal state; the cause is in the attempt's error).
+  Outcome commit();
   // Drops everything the attempt loaded. Runs game destructors.
   void end() noexcept;
 
   bool doomed() const noexcept { return doomed_; }
+  // True while everything this attempt read is still the committed version:
+  // an error the game raised from a snapshot that is no longer current is a
+  // conflict to retry, not the game's verdict.
+  bool reads_current();
   Outcome doom_reason() const noexcept { return doom_reason_; }
   // Time spent parked does not count against the limit.
   void extend_deadline(std::chrono::steady_clock::duration d) { deadline_ += d; }
@@ -82,12 +87,13 @@ class TxImpl final : public Transaction {
   void add_commit_hook(std::function<void()> fn) override;
 
  private:
-  enum class State : std::uint8_t { read, update, created, removed, created_removed };
+  // absent: read and found missing; the absence is validated like any read.
+  enum class State : std::uint8_t { read, update, created, removed, created_removed, absent };
   struct Loaded {
     std::uint64_t id;
     data::Version version;
-    data::RecordPtr record;  // null when created here
-    std::unique_ptr<ManagedObject> object;
+    data::RecordPtr record;                 // null when created here
+    std::unique_ptr<ManagedObject> object;  // null when absent
     State state;
   };
   struct NameState {
@@ -103,7 +109,11 @@ class TxImpl final : public Transaction {
   // Accepts a version read now: extends the snapshot or aborts.
   void observe(data::Version v);
   void validate_reads();
+  // Finds a read that is no longer the committed version (an object id, or
+  // a name); false when every read is current.
+  bool find_stale_read(std::uint64_t& id, std::string& name);
   Loaded* find_loaded(std::uint64_t id) noexcept;
+  Loaded& push_loaded(Loaded l);
   Loaded& load_loaded(std::uint64_t id, std::string_view expected_type, bool for_update);
   void take_intent(std::uint64_t id, bool for_update, bool hot);
   std::unique_ptr<ManagedObject> decode(std::uint64_t id, const data::Record& rec,
@@ -122,6 +132,7 @@ class TxImpl final : public Transaction {
   bool doomed_ = false;
   Outcome doom_reason_{};
   data::Version start_ts_ = 0;
+  std::uint64_t epoch_ = 0;  // the data service's failure epoch at begin
   std::chrono::steady_clock::time_point deadline_{};
 
   std::vector<Loaded> objects_;

@@ -49,8 +49,12 @@ void Worker::run() {
     }
     if (service_.stopping_ && parked_ == 0) return;
     idle_ = true;
+    service_.idle_workers_.push_back(this);
     cv_.wait(lock);
-    idle_ = false;
+    if (idle_) {  // not woken through the idle list (stop, or a spurious wake-up)
+      std::erase(service_.idle_workers_, this);
+      idle_ = false;
+    }
   }
 }
 

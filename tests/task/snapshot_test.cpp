@@ -1,0 +1,166 @@
+// What a task may see and when it may commit: reads of absent objects are
+// validated like any read, a game error raised on a stale snapshot is a
+// conflict to retry, and a task that only reads writes nothing back.
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "support/gated_store.hpp"
+#include "support/test_support.hpp"
+
+namespace {
+
+struct Thing final : starhold::Managed<Thing> {
+  static constexpr std::string_view type_name = "test.snapshot.Thing";
+  std::int64_t value = 0;
+  template <class F>
+  void fields(F& f) {
+    f(1, value);
+  }
+};
+
+struct Bag final : starhold::Managed<Bag> {
+  static constexpr std::string_view type_name = "test.snapshot.Bag";
+  std::unordered_map<std::string, std::int64_t> counts;
+  std::unordered_set<std::int64_t> ids;
+  std::vector<std::unordered_map<std::int64_t, std::string>> nested;
+  template <class F>
+  void fields(F& f) {
+    f(1, counts);
+    f(2, ids);
+    f(3, nested);
+  }
+};
+
+struct GatedServer {
+  test::TempDir dir;
+  test::LogCapture log;
+  test::GatedStore* store = nullptr;
+  std::unique_ptr<starhold::Server> server;
+
+  GatedServer() {
+    auto options = test::options_for(dir.path(), log, 4);
+    options.task_time_limit = std::chrono::seconds(60);  // attempts below wait for the test
+    starhold::LmdbOptions lmdb;
+    lmdb.path = dir.sub("store");
+    auto gated = std::make_unique<test::GatedStore>(starhold::open_lmdb_store(lmdb));
+    store = gated.get();
+    server = std::make_unique<starhold::Server>(options, std::move(gated));
+    server->start();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a task that saw an object's removal does not commit once a store failure undoes it") {
+  GatedServer w;
+  starhold::Ref<Thing> thing;
+  test::run(*w.server, [&](starhold::Transaction& tx) { thing = tx.create<Thing>(); });
+
+  // The removal is validated and visible, but its store write is held.
+  w.store->hold();
+  auto removal = w.server->submit("remove", [&](starhold::Transaction& tx) { tx.remove(thing); });
+  REQUIRE(w.store->wait_held());
+
+  std::promise<void> seen, go;
+  std::shared_future<void> go_signal = go.get_future().share();
+  std::atomic<int> attempts{0};
+  auto reader = w.server->submit("reader", [&](starhold::Transaction& tx) {
+    const int n = ++attempts;
+    bool absent = false;
+    try {
+      (void)tx.get(thing);
+    } catch (const starhold::ObjectNotFound&) {
+      absent = true;
+    }
+    if (n == 1) {
+      seen.set_value();
+      go_signal.wait();
+    }
+    tx.bind(absent ? "saw.absent" : "saw.present", tx.create<Thing>());
+  });
+  seen.get_future().wait();
+
+  // The removal never becomes durable, so it never happened.
+  w.store->fail_held(std::make_exception_ptr(starhold::StoreError("injected I/O error")));
+  CHECK_THROWS_AS(removal.get(), starhold::TaskFailed);
+  go.set_value();
+  reader.get();
+
+  test::run(*w.server, [&](starhold::Transaction& tx) {
+    CHECK(tx.find<Thing>("saw.absent") == nullptr);
+    CHECK(tx.find<Thing>("saw.present") != nullptr);
+    CHECK_NOTHROW(tx.get(thing));
+  });
+  CHECK(attempts.load() == 2);
+}
+
+TEST_CASE("an error game code raises on a snapshot that is no longer current is retried") {
+  GatedServer w;
+  starhold::Ref<Thing> thing;
+  test::run(*w.server, [&](starhold::Transaction& tx) {
+    auto& t = tx.create<Thing>();
+    t.value = 1;
+    thing = t;
+  });
+
+  std::promise<void> read, changed;
+  std::shared_future<void> changed_signal = changed.get_future().share();
+  auto judge = w.server->submit("judge", [&](starhold::Transaction& tx) {
+    const std::int64_t v = tx.get(thing).value;
+    if (tx.attempt() == 1) {
+      read.set_value();
+      changed_signal.wait();
+    }
+    if (v == 1) throw std::runtime_error("the thing must not be 1 here");
+  });
+  read.get_future().wait();
+  test::run(*w.server, [&](starhold::Transaction& tx) { tx.get(thing).value = 2; });
+  changed.set_value();
+
+  CHECK_NOTHROW(judge.get());  // the second attempt saw 2
+  auto m = w.server->metrics();
+  CHECK(m.aborts_exception == 0);
+  CHECK(m.aborts_conflict == 1);
+  CHECK(m.tasks_failed == 0);
+}
+
+TEST_CASE("a task that only reads writes nothing back, also with unordered containers") {
+  GatedServer w;
+  starhold::Ref<Bag> bag;
+  test::run(*w.server, [&](starhold::Transaction& tx) {
+    auto& b = tx.create<Bag>();
+    for (int i = 0; i < 200; ++i) {
+      b.counts["player-" + std::to_string(i * 7919 % 1000)] = i;
+      b.ids.insert(std::int64_t{i} * 104729);
+    }
+    b.nested.resize(3);
+    for (int i = 0; i < 50; ++i)
+      b.nested[static_cast<std::size_t>(i % 3)][i * 31] = std::to_string(i);
+    bag = b;
+  });
+
+  const auto before = w.server->metrics();
+  std::vector<std::future<void>> readers;
+  std::atomic<std::int64_t> total{0};
+  for (int i = 0; i < 50; ++i) {
+    readers.push_back(w.server->submit("read", [&](starhold::Transaction& tx) {
+      const Bag& b = tx.get(bag);
+      std::int64_t sum = 0;
+      for (const auto& [k, v] : b.counts)
+        sum += v;
+      total += sum + static_cast<std::int64_t>(b.ids.size() + b.nested.size());
+    }));
+  }
+  for (auto& f : readers)
+    f.get();
+  const auto after = w.server->metrics();
+  CHECK(after.tasks_committed - before.tasks_committed == 50);
+  CHECK(after.store_writes == before.store_writes);
+
+  // Changing one entry still writes the object.
+  test::run(*w.server, [&](starhold::Transaction& tx) { tx.get(bag).counts["player-0"] = -1; });
+  CHECK(w.server->metrics().store_writes == after.store_writes + 1);
+}
