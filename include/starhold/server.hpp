@@ -145,6 +145,13 @@ struct Metrics {
   std::array<std::uint64_t, 32> disconnects{};
 };
 
+// The server's state as an operator's health check sees it.
+struct Health {
+  bool running = false;        // started, and not stopped
+  bool store_writable = true;  // false once the store failed fatally (see StoreFatal)
+  std::string store_error;     // why the store takes no writes, when it does not
+};
+
 namespace detail {
 class Engine;
 }
@@ -214,6 +221,8 @@ class Server {
                                             std::chrono::milliseconds period);
 
   Metrics metrics() const;
+  // Whether the server runs and its store takes writes. Any thread.
+  Health health() const;
   const ServerOptions& options() const noexcept;
 
  private:

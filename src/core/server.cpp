@@ -207,6 +207,20 @@ Metrics Server::metrics() const {
   return m;
 }
 
+Health Server::health() const {
+  Health h;
+  h.running = engine_->tasks.running();
+  if (std::exception_ptr e = engine_->data.fatal_error()) {
+    h.store_writable = false;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      h.store_error = x.what();
+    }
+  }
+  return h;
+}
+
 void write_development_certificate(const std::string& cert_file, const std::string& key_file) {
   net::write_self_signed_certificate(cert_file, key_file);
   std::filesystem::permissions(

@@ -131,6 +131,27 @@ std::exception_ptr DataService::fatal_error() const {
   return fatal_error_;
 }
 
+RecordPtr DataService::read_object_at(std::uint64_t id, Version snapshot) {
+  IdKey key(id);
+  for (;;) {
+    RecordPtr hit;
+    std::uint64_t stamp = 0;
+    if (objects_.find_at(id, snapshot, hit, stamp)) return hit;
+    std::string value;
+    RecordPtr rec = store_.get(Table::objects, key.view(), value) ? parse_record(std::move(value))
+                                                                  : std::make_shared<Record>();
+    (void)objects_.fill(id, rec, stamp);  // cached or not, look again
+  }
+}
+
+void DataService::update_watermark() {
+  const Version w = snapshots_.oldest(published_, watermark_);
+  if (w == watermark_) return;
+  watermark_ = w;
+  objects_.set_watermark(w);
+  names_.set_watermark(w);
+}
+
 void DataService::await_published(Version v) const noexcept {
   for (int spins = 0; published_.load(std::memory_order_acquire) < v; ++spins) {
     if (spins > 64) std::this_thread::yield();
@@ -154,21 +175,25 @@ CommitResult DataService::commit(CommitRequest& req) {
     result.failed = fatal_error_;
     return result;
   }
-  for (const ObjectRead& r : req.object_reads) {
-    if (current_object_version(r.id) != r.version) {
-      result.conflict_id = r.id;
+  // A task that writes nothing read one consistent snapshot: it needs no
+  // validation, only its place in commit order.
+  if (!req.read_only()) {
+    for (const ObjectRead& r : req.object_reads) {
+      if (current_object_version(r.id) != r.version) {
+        result.conflict_id = r.id;
+        return result;
+      }
+    }
+    for (const NameRead& r : req.name_reads) {
+      if (names_.get(r.name)->version != r.version) {
+        result.conflict_name = r.name;
+        return result;
+      }
+    }
+    if (req.structure_read && *req.structure_read != structure_version_.load()) {
+      result.conflict_name = "(the set of bound names)";
       return result;
     }
-  }
-  for (const NameRead& r : req.name_reads) {
-    if (names_.get(r.name)->version != r.version) {
-      result.conflict_name = r.name;
-      return result;
-    }
-  }
-  if (req.structure_read && *req.structure_read != structure_version_.load()) {
-    result.conflict_name = "(the set of bound names)";
-    return result;
   }
 
   const Version v = ++seq_;
@@ -177,15 +202,15 @@ CommitResult DataService::commit(CommitRequest& req) {
     rec.version = v;
     if (rec.exists()) store_u64le(rec.value.data(), v);
     RecordPtr shared = std::move(w.record);
-    objects_.install(w.id, shared);
+    objects_.install(w.id, shared, std::move(w.previous));
     batch_.objects.emplace_back(w.id, std::move(shared));
   }
   bool structure_changed = false;
   for (const NameWrite& w : req.name_writes) {
-    const bool was_bound = names_.get(w.name)->target != 0;
-    structure_changed |= was_bound != (w.target != 0);
+    NamePtr previous = names_.get(w.name);
+    structure_changed |= (previous->target != 0) != (w.target != 0);
     auto rec = std::make_shared<NameRecord>(NameRecord{v, w.target});
-    names_.install(w.name, rec);
+    names_.install(w.name, rec, std::move(previous));
     batch_.names.emplace_back(w.name, std::move(rec));
   }
   if (structure_changed) structure_version_.store(v, std::memory_order_release);

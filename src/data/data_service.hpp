@@ -33,6 +33,7 @@
 #include "core/log.hpp"
 #include "data/name_table.hpp"
 #include "data/record.hpp"
+#include "data/snapshots.hpp"
 #include "data/versioned_cache.hpp"
 #include "starhold/server.hpp"
 #include "starhold/store.hpp"
@@ -56,6 +57,7 @@ struct ObjectRead {
 struct ObjectWrite {
   std::uint64_t id;
   std::shared_ptr<Record> record;  // value holds header space; version is set at commit
+  RecordPtr previous;              // the version validated as current (null: created)
 };
 struct NameRead {
   std::string name;
@@ -121,13 +123,28 @@ class DataService {
   void stop();
 
   // ---- Reads (thread-safe) ----
-  // The committed record of id (never null; !exists() when absent) and
-  // whether the object is hot.
+  // The newest committed record of id (never null; !exists() when absent)
+  // and whether the object is hot.
   RecordPtr read_object(std::uint64_t id, bool* hot);
   NamePtr read_name(std::string_view name) { return names_.get(name); }
   std::optional<std::string> next_bound_name(std::string_view after) {
     return names_.next_bound(after);
   }
+  // The same, as of a snapshot taken with begin_snapshot and still held.
+  // read_object_at returns null if the versions kept no longer reach back
+  // that far (the caller then aborts: it cannot happen while the watermark
+  // accounts for every snapshot).
+  RecordPtr read_object_at(std::uint64_t id, Version snapshot);
+  NamePtr read_name_at(std::string_view name, Version snapshot) {
+    return names_.get_at(name, snapshot);
+  }
+  std::optional<std::string> next_bound_name_at(std::string_view after, Version snapshot) {
+    return names_.next_bound_at(after, snapshot);
+  }
+
+  // Snapshots of running transactions (see snapshots.hpp).
+  SnapshotRegistry& snapshots() noexcept { return snapshots_; }
+  Version begin_snapshot(SnapshotRegistry::Slot& slot) noexcept { return slot.begin(published_); }
   Version structure_version() const noexcept {
     return structure_version_.load(std::memory_order_acquire);
   }
@@ -182,6 +199,8 @@ class DataService {
   void open_format();
   void run_committer();
   void write_batch(Batch& batch);
+  // Lets the caches drop versions no snapshot can read any more. Committer thread.
+  void update_watermark();
   // A store write failed: decides whether the store is now fatal, then fails
   // every commit not yet durable. Committer thread.
   void store_failed(Batch& inflight, std::exception_ptr error);
@@ -192,6 +211,7 @@ class DataService {
   Log& log_;
   VersionedCache<std::uint64_t, Record> objects_;
   NameTable names_;
+  SnapshotRegistry snapshots_;
 
   std::atomic<Version> published_{0};
   std::atomic<std::uint64_t> failure_epoch_{0};
@@ -212,6 +232,7 @@ class DataService {
   std::thread committer_;
   Batch inflight_;
   int consecutive_failures_ = 0;
+  Version watermark_ = 0;
   std::vector<StoreWrite> writes_;
   std::vector<NameTable::Written> retired_names_;
   std::string meta_seq_, meta_next_id_;

@@ -39,6 +39,7 @@ void DataService::run_committer() {
     }
     write_batch(inflight_);
     inflight_.clear();
+    update_watermark();
   }
 }
 

@@ -4,7 +4,10 @@
 // (next_bound) merges the store with the names whose changes are not durable
 // yet (dirty_), under durable_mu_ shared; the committer takes it exclusively
 // while it retires dirty names, so an iteration never sees a change in
-// neither place.
+// neither place. Iteration as of an older snapshot (next_bound_at) also
+// visits the names whose unbinding became durable after the watermark
+// (tombstones_): the store no longer lists them, but such a snapshot may
+// still see them bound.
 #pragma once
 
 #include <map>
@@ -34,12 +37,17 @@ class NameTable {
 
   // The committed state of name. Thread-safe.
   NamePtr get(std::string_view name);
+  // Its state as of a running snapshot (null if no longer kept).
+  NamePtr get_at(std::string_view name, Version snapshot);
 
   // The first bound name after `after` in the committed state.
   std::optional<std::string> next_bound(std::string_view after);
+  // The same as of a running snapshot.
+  std::optional<std::string> next_bound_at(std::string_view after, Version snapshot);
 
   // REQUIRES: the data service's commit mutex (commits are serial).
-  void install(const std::string& name, NamePtr rec);
+  // previous: the state rec replaces.
+  void install(const std::string& name, NamePtr rec, NamePtr previous);
   // Called by the committer once these writes are durable.
   struct Written {
     std::string_view name;
@@ -48,6 +56,8 @@ class NameTable {
   void retire(const std::vector<Written>& written);
   // Forgets everything not durable.
   void drop_dirty();
+  // No running or future snapshot is older than w.
+  void set_watermark(Version w);
 
   static std::string encode(const NameRecord& r);
 
@@ -56,7 +66,8 @@ class NameTable {
   VersionedCache<std::string, NameRecord> cache_;
   std::shared_mutex durable_mu_;
   std::mutex dirty_mu_;
-  std::map<std::string, NamePtr, std::less<>> dirty_;  // guarded by dirty_mu_
+  std::map<std::string, NamePtr, std::less<>> dirty_;       // guarded by dirty_mu_
+  std::map<std::string, Version, std::less<>> tombstones_;  // guarded by dirty_mu_
 };
 
 }  // namespace starhold::data

@@ -15,18 +15,23 @@ namespace starhold::task {
 using data::Version;
 
 TxImpl::TxImpl(TaskService& service, Attempt& attempt)
-    : service_(service), data_(service.data()), attempt_(attempt) {}
+    : service_(service),
+      data_(service.data()),
+      attempt_(attempt),
+      snapshot_(data_.snapshots().acquire()) {}
 
 TxImpl::~TxImpl() {
   end();
+  data_.snapshots().release(snapshot_);
 }
 
 void TxImpl::begin(Task& task) {
   task_ = &task;
   active_ = true;
   doomed_ = false;
+  behind_ = false;
   epoch_ = data_.failure_epoch();
-  start_ts_ = data_.published();
+  start_ts_ = data_.begin_snapshot(*snapshot_);
   deadline_ = std::chrono::steady_clock::now() + service_.options().task_time_limit;
 }
 
@@ -40,6 +45,7 @@ void TxImpl::end() noexcept {
   arms_.clear();
   active_ = false;
   task_ = nullptr;
+  snapshot_->end();
 }
 
 std::string_view TxImpl::task_name() const noexcept {
@@ -69,14 +75,41 @@ void TxImpl::conflict(std::uint64_t id, std::string name) {
   abort_with(Outcome::conflict);
 }
 
-void TxImpl::observe(Version v) {
-  if (v <= start_ts_) return;
+bool TxImpl::admit(Version v) {
+  if (v <= start_ts_) return true;
+  if (behind_) return false;
   // The snapshot moves to v, not to whatever is newest by now: once every
   // commit up to v is installed and everything read so far is still current,
   // all of it is the state at v, and so is any later read of a version <= v.
   data_.await_published(v);
-  validate_reads();
-  start_ts_ = v;
+  std::uint64_t id = 0;
+  std::string name;
+  if (!find_stale_read(id, name)) {
+    start_ts_ = v;
+    snapshot_->move_to(v);
+    return true;
+  }
+  // Something read has changed since. A task that wrote cannot commit from
+  // here; one that has only read stays on its snapshot and may still commit.
+  if (writes_anything()) conflict(id, std::move(name));
+  behind_ = true;
+  behind_id_ = id;
+  behind_name_ = std::move(name);
+  return false;
+}
+
+void TxImpl::note_write() {
+  if (behind_) conflict(behind_id_, behind_name_);
+}
+
+bool TxImpl::writes_anything() const noexcept {
+  for (const Loaded& o : objects_) {
+    if (o.state != State::read && o.state != State::absent) return true;
+  }
+  for (const auto& [name, st] : names_) {
+    if (st.written) return true;
+  }
+  return !index_writes_.empty() || !arms_.empty();
 }
 
 bool TxImpl::find_stale_read(std::uint64_t& id, std::string& name) {
@@ -188,6 +221,7 @@ TxImpl::Loaded& TxImpl::load_loaded(std::uint64_t id, std::string_view expected_
       throw ObjectNotFound(id, std::string(expected_type));
     }
     if (for_update && o->state == State::read) {
+      note_write();
       take_intent(id, true, false);
       o->state = State::update;
       // The intent may have waited for another writer; an object that
@@ -197,14 +231,18 @@ TxImpl::Loaded& TxImpl::load_loaded(std::uint64_t id, std::string_view expected_
     return *o;
   }
   if (id == 0) throw ObjectNotFound(0, std::string(expected_type));
+  if (for_update) note_write();
   bool hot = false;
   data::RecordPtr rec = data_.read_object(id, &hot);
-  if (for_update || hot) {
+  if ((for_update || hot) && !behind_) {
     const std::size_t held_before = attempt_.held.size();
     take_intent(id, for_update, hot);
     if (attempt_.held.size() != held_before) rec = data_.read_object(id, nullptr);
   }
-  observe(rec->version);
+  if (!admit(rec->version)) {
+    rec = data_.read_object_at(id, start_ts_);
+    if (rec == nullptr) conflict(id, {});  // no longer kept: start again
+  }
   const Version version = rec->version;
   if (!rec->exists()) {
     // Absence is a read like any other: if the commit that removed the object
@@ -245,6 +283,7 @@ std::uint64_t TxImpl::new_id() {
 
 void TxImpl::adopt(std::unique_ptr<ManagedObject> obj) {
   check_live();
+  note_write();
   if (obj->id()) {
     throw UsageError(fmt::format("create: object #{} is already managed", obj->id().value));
   }
@@ -255,6 +294,7 @@ void TxImpl::adopt(std::unique_ptr<ManagedObject> obj) {
 
 void TxImpl::remove_object(ObjectId id) {
   check_live();
+  note_write();
   Loaded* o = find_loaded(id.value);
   if (o == nullptr) {
     throw UsageError(fmt::format("remove: object #{} was not loaded by this task", id.value));
@@ -292,7 +332,10 @@ TxImpl::NameState& TxImpl::name_state(std::string_view name, bool read) {
   NameState& st = it->second;
   if (read && !st.read && !st.written) {
     data::NamePtr rec = data_.read_name(name);
-    observe(rec->version);
+    if (!admit(rec->version)) {
+      rec = data_.read_name_at(name, start_ts_);
+      if (rec == nullptr) conflict(0, std::string(name));
+    }
     st.version = rec->version;
     st.target = rec->target;
     st.read = true;
@@ -302,6 +345,7 @@ TxImpl::NameState& TxImpl::name_state(std::string_view name, bool read) {
 
 void TxImpl::bind_name(std::string_view name, ObjectId id) {
   check_live();
+  note_write();
   if (!id) throw UsageError(fmt::format("bind '{}': the object has no id (create it first)", name));
   NameState& st = name_state(name, false);
   st.target = id.value;
@@ -315,6 +359,7 @@ ObjectId TxImpl::name_target(std::string_view name) {
 
 bool TxImpl::unbind_name(std::string_view name) {
   check_live();
+  note_write();
   NameState& st = name_state(name, true);
   const bool was_bound = st.target != 0;
   st.target = 0;
@@ -324,9 +369,11 @@ bool TxImpl::unbind_name(std::string_view name) {
 
 std::optional<std::string> TxImpl::next_name(std::string_view after) {
   check_live();
+  // Behind its snapshot, a task has written nothing: the names as of the snapshot.
+  if (behind_) return data_.next_bound_name_at(after, start_ts_);
   if (!structure_read_) {
     const Version sv = data_.structure_version();
-    observe(sv);
+    if (!admit(sv)) return data_.next_bound_name_at(after, start_ts_);
     structure_read_ = sv;
   }
   std::string cursor(after);
@@ -340,7 +387,14 @@ std::optional<std::string> TxImpl::next_name(std::string_view after) {
       cursor = local->first;  // unbound by this task
       continue;
     }
-    if (data_.structure_version() != *structure_read_) conflict(0, "(the set of bound names)");
+    if (data_.structure_version() != *structure_read_) {
+      // Names were bound or unbound since: what was returned so far holds at
+      // the snapshot; a task that has only read goes on from there.
+      if (writes_anything()) conflict(0, "(the set of bound names)");
+      behind_ = true;
+      behind_name_ = "(the set of bound names)";
+      return data_.next_bound_name_at(after, start_ts_);
+    }
     return committed;
   }
 }
@@ -441,7 +495,7 @@ void TxImpl::build_request() {
       data::store_u32le(rec->value.data() + 8, rec->type_hash);
       rec->value.append(scratch_);
     }
-    req.object_writes.push_back({o.id, std::move(rec)});
+    req.object_writes.push_back({o.id, std::move(rec), o.record});
   }
   for (const auto& [name, st] : names_) {
     if (st.read) req.name_reads.push_back({name, st.version});
@@ -458,6 +512,12 @@ Outcome TxImpl::commit() {
   // transaction, and the commit may be reported before this attempt ends.
   active_ = false;
   build_request();
+  if (behind_ && !request_.read_only()) {
+    // It changed an object it read from a snapshot that fell behind.
+    attempt_.conflict_id = behind_id_;
+    attempt_.conflict_name = behind_name_;
+    return Outcome::conflict;
+  }
   Task& task = *task_;
   task.hooks = std::move(hooks_);
   task.arms = std::move(arms_);

@@ -2,9 +2,12 @@
 // attempts of the same worker so its buffers are allocated once.
 //
 // Consistency: the transaction reads at snapshot start_ts_. Reading a
-// version newer than that extends the snapshot if everything read so far is
-// still current, and aborts the attempt otherwise, so game code never sees
-// half of another task's commit.
+// version newer than that moves the snapshot up to it if everything read so
+// far is still current. Otherwise an attempt that has written aborts, and one
+// that has only read stays behind on its snapshot, reading the versions kept
+// for it (data/versioned_cache.hpp): it commits without validation if it
+// writes nothing, and aborts at its first write. Game code never sees half of
+// another task's commit, and a task that only reads never conflicts.
 #pragma once
 
 #include <chrono>
@@ -106,8 +109,14 @@ class TxImpl final : public Transaction {
   void check_live();
   [[noreturn]] void abort_with(Outcome reason);
   [[noreturn]] void conflict(std::uint64_t id, std::string name);
-  // Accepts a version read now: extends the snapshot or aborts.
-  void observe(data::Version v);
+  // Decides how a version read as the newest fits the snapshot: true to use
+  // it (not newer, or the snapshot moved up to it); false to read the version
+  // as of start_ts_ instead (the attempt is behind). Aborts a writer that
+  // cannot move.
+  bool admit(data::Version v);
+  // Called before every write: a task behind its snapshot cannot write.
+  void note_write();
+  bool writes_anything() const noexcept;
   void validate_reads();
   // Finds a read that is no longer the committed version (an object id, or
   // a name); false when every read is current.
@@ -132,7 +141,11 @@ class TxImpl final : public Transaction {
   bool doomed_ = false;
   Outcome doom_reason_{};
   data::Version start_ts_ = 0;
-  std::uint64_t epoch_ = 0;  // the data service's failure epoch at begin
+  data::SnapshotRegistry::Slot* const snapshot_;  // start_ts_, as the watermark sees it
+  bool behind_ = false;                           // something read changed after start_ts_
+  std::uint64_t behind_id_ = 0;                   // what changed: an object,
+  std::string behind_name_;                       // or a name
+  std::uint64_t epoch_ = 0;                       // the data service's failure epoch at begin
   std::chrono::steady_clock::time_point deadline_{};
 
   std::vector<Loaded> objects_;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "support/gated_store.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -211,4 +212,141 @@ TEST_CASE("a store cannot be opened by two servers at once") {
   CHECK_THROWS_AS(starhold::Server(test::options_for(dir.path(), log)), starhold::StoreError);
   CHECK_THROWS_WITH(starhold::Server(test::options_for(dir.path(), log)),
                     Catch::Contains("already open"));
+}
+
+TEST_CASE("metrics can be read from any thread while the store grows") {
+  test::TempDir dir;
+  test::LogCapture log;
+  auto options = test::options_for(dir.path(), log);
+  options.initial_store_bytes = std::size_t{1} << 20;
+  starhold::Server server(options);
+  server.start();
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> reads{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        auto m = server.metrics();
+        reads += m.store_resizes + 1 > 0 ? 1 : 0;
+      }
+    });
+  }
+  std::vector<std::future<void>> writes;
+  for (int i = 0; i < 1500; ++i) {
+    writes.push_back(server.submit(
+        "fill", [](starhold::Transaction& tx) { tx.create<Blob>().bytes.assign(20000, 'x'); }));
+  }
+  for (auto& f : writes)
+    f.get();
+  done = true;
+  for (auto& t : readers)
+    t.join();
+  CHECK(server.metrics().store_resizes >= 4);
+  CHECK(reads.load() > 0);
+}
+
+TEST_CASE("a store that fails fatally takes no more writes, keeps serving reads, and says so") {
+  test::TempDir dir;
+  test::LogCapture log;
+  std::atomic<int> chores{0};  // attempts of the durable task
+  int chores_before_restart = 0;
+  std::promise<void> go;
+  std::shared_future<void> go_signal = go.get_future().share();
+  auto chore = [&](starhold::Transaction& tx, std::string_view) {
+    if (++chores == 1) go_signal.wait();
+    tx.lookup<Blob>("doc").bytes += "+";
+  };
+  {
+    starhold::LmdbOptions lmdb;
+    lmdb.path = dir.sub("store");
+    auto gated = std::make_unique<test::GatedStore>(starhold::open_lmdb_store(lmdb));
+    test::GatedStore* store = gated.get();
+    auto options = test::options_for(dir.path(), log);
+    options.task_time_limit = std::chrono::seconds(60);
+    starhold::Server server(options, std::move(gated));
+    server.handle("chore", chore);
+    server.start();
+    test::run(server, [](starhold::Transaction& tx) {
+      auto& b = tx.create<Blob>();
+      b.bytes = "v1";
+      tx.bind("doc", b);
+    });
+    server.schedule("chore", "").get();  // runs at once, and waits for go
+    REQUIRE(test::wait_until([&] { return chores.load() == 1; }));
+    CHECK(server.health().store_writable);
+
+    store->fail_next(1, [] {
+      return std::make_exception_ptr(starhold::StoreFatal("LMDB commit failed: MDB_PANIC"));
+    });
+    CHECK_THROWS_AS(
+        test::run(server, [](starhold::Transaction& tx) { tx.lookup<Blob>("doc").bytes = "v2"; }),
+        starhold::TaskFailed);
+    const starhold::Health h = server.health();
+    CHECK_FALSE(h.store_writable);
+    CHECK(h.store_error.find("MDB_PANIC") != std::string::npos);
+
+    // Writes now fail at once, without reaching the store.
+    const int store_failures = store->writes_failed();
+    try {
+      test::run(server, [](starhold::Transaction& tx) { tx.lookup<Blob>("doc").bytes = "v3"; });
+      FAIL("a write must fail while the store is fatal");
+    } catch (const starhold::TaskFailed& e) {
+      CHECK(e.cause() == starhold::TaskFailed::Cause::storage);
+      CHECK(std::string(e.what()).find("MDB_PANIC") != std::string::npos);
+    }
+    CHECK(store->writes_failed() == store_failures);
+    // Reads, and tasks that only read, go on.
+    test::run(server,
+              [](starhold::Transaction& tx) { CHECK(tx.lookup<Blob>("doc").bytes == "v1"); });
+
+    // The durable task cannot write either: it stays stored, disarmed until a restart.
+    go.set_value();
+    REQUIRE(test::wait_until([&] { return server.metrics().scheduled_pending == 0; }));
+    CHECK(log.count({"chore", "stays stored"}) == 1);
+    chores_before_restart = chores.load();
+  }
+  // Restarted on a healthy store, the durable task runs.
+  starhold::Server server(test::options_for(dir.sub("store"), log));
+  server.handle("chore", chore);
+  server.start();
+  CHECK(server.health().store_writable);
+  REQUIRE(test::wait_until([&] { return server.metrics().scheduled_pending == 0; }));
+  CHECK(chores.load() == chores_before_restart + 1);
+  test::run(server,
+            [](starhold::Transaction& tx) { CHECK(tx.lookup<Blob>("doc").bytes == "v1+"); });
+}
+
+TEST_CASE(
+    "a store that throws a foreign exception, or keeps failing, turns fatal; the server lives") {
+  test::TempDir dir;
+  test::LogCapture log;
+  starhold::LmdbOptions lmdb;
+  lmdb.path = dir.sub("store");
+  auto gated = std::make_unique<test::GatedStore>(starhold::open_lmdb_store(lmdb));
+  test::GatedStore* store = gated.get();
+  starhold::Server server(test::options_for(dir.path(), log), std::move(gated));
+  server.start();
+  test::run(server, [](starhold::Transaction& tx) { tx.bind("doc", tx.create<Blob>()); });
+
+  SECTION("a foreign exception") {
+    store->fail_next(1, [] { return std::make_exception_ptr(std::logic_error("driver bug")); });
+    CHECK_THROWS_AS(
+        test::run(server, [](starhold::Transaction& tx) { tx.lookup<Blob>("doc").bytes = "x"; }),
+        starhold::TaskFailed);
+    CHECK(server.health().store_error.find("driver bug") != std::string::npos);
+  }
+  SECTION("the same error, batch after batch") {
+    store->fail_next(3, [] { return std::make_exception_ptr(starhold::StoreError("EAGAIN")); });
+    for (int i = 0; i < 3; ++i) {
+      CHECK(server.health().store_writable);
+      CHECK_THROWS_AS(
+          test::run(server, [](starhold::Transaction& tx) { tx.lookup<Blob>("doc").bytes += "x"; }),
+          starhold::TaskFailed);
+    }
+    CHECK_FALSE(server.health().store_writable);
+    CHECK(server.health().store_error.find("3 store writes failed in a row") != std::string::npos);
+  }
+  CHECK(server.health().running);
+  test::run(server, [](starhold::Transaction& tx) { CHECK(tx.lookup<Blob>("doc").bytes.empty()); });
 }

@@ -1,8 +1,11 @@
 // Delayed, periodic and durable tasks.
 #include <catch2/catch.hpp>
 
+#include <future>
+
 #include <thread>
 
+#include "support/gated_store.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -157,4 +160,41 @@ TEST_CASE("a scheduled task whose handler throws is retired, also for later rest
   CHECK(log.count({"re-armed"}) == 0);
   CHECK(server.metrics().scheduled_pending == 0);
   CHECK(log.count({"boom", "bad payload", "retiring"}) == 1);
+}
+
+TEST_CASE("a failed scheduled task is retired even if the store fails its retirement once") {
+  test::TempDir dir;
+  test::LogCapture log;
+  std::atomic<int> runs{0};
+  std::promise<void> go;
+  std::shared_future<void> go_signal = go.get_future().share();
+  auto throwing = [&](starhold::Transaction&, std::string_view) {
+    if (++runs == 1) go_signal.wait();
+    throw std::logic_error("bad payload");
+  };
+  {
+    starhold::LmdbOptions lmdb;
+    lmdb.path = dir.sub("store");
+    auto gated = std::make_unique<test::GatedStore>(starhold::open_lmdb_store(lmdb));
+    test::GatedStore* store = gated.get();
+    auto options = test::options_for(dir.path(), log);
+    options.task_time_limit = std::chrono::seconds(60);
+    starhold::Server server(options, std::move(gated));
+    server.handle("boom", throwing);
+    server.start();
+    server.schedule("boom", "").get();
+    REQUIRE(test::wait_until([&] { return runs.load() == 1; }));
+    // The next write is the retirement of the failed task's record.
+    store->fail_next(
+        1, [] { return std::make_exception_ptr(starhold::StoreError("injected I/O error")); });
+    go.set_value();
+    REQUIRE(test::wait_until([&] { return server.metrics().scheduled_pending == 0; }));
+    CHECK(store->writes_failed() == 1);
+    CHECK(log.count({"boom", "retired"}) == 1);
+  }
+  starhold::Server server(test::options_for(dir.sub("store"), log));
+  server.handle("boom", throwing);
+  server.start();
+  CHECK(log.count({"re-armed"}) == 0);
+  CHECK(runs.load() == 1);
 }

@@ -3,7 +3,10 @@
 // conflict to retry, and a task that only reads writes nothing back.
 #include <catch2/catch.hpp>
 
+#include <deque>
 #include <future>
+#include <random>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -163,4 +166,112 @@ TEST_CASE("a task that only reads writes nothing back, also with unordered conta
   // Changing one entry still writes the object.
   test::run(*w.server, [&](starhold::Transaction& tx) { tx.get(bag).counts["player-0"] = -1; });
   CHECK(w.server->metrics().store_writes == after.store_writes + 1);
+}
+
+namespace {
+
+struct Account final : starhold::Managed<Account> {
+  static constexpr std::string_view type_name = "test.snapshot.Account";
+  std::int64_t balance = 0;
+  std::int64_t sent = 0;  // transfers from it; each bound a name "receipt.N"
+  template <class F>
+  void fields(F& f) {
+    f(1, balance);
+    f(2, sent);
+  }
+};
+
+struct Ledger final : starhold::Managed<Ledger> {
+  static constexpr std::string_view type_name = "test.snapshot.Ledger";
+  std::vector<starhold::Ref<Account>> accounts;
+  template <class F>
+  void fields(F& f) {
+    f(1, accounts);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a read-only task reads one snapshot and never conflicts, however long and busy") {
+  test::TempDir dir;
+  test::LogCapture log;
+  auto options = test::options_for(dir.path(), log, 4);
+  options.task_time_limit = std::chrono::seconds(30);
+  starhold::Server server(options);
+  server.start();
+  constexpr int kAccounts = 128;
+  constexpr std::int64_t kInitial = 1000;
+  test::run(server, [&](starhold::Transaction& tx) {
+    auto& l = tx.create<Ledger>();
+    for (int i = 0; i < kAccounts; ++i) {
+      auto& a = tx.create<Account>();
+      a.balance = kInitial;
+      l.accounts.push_back(a);
+    }
+    tx.bind("ledger", l);
+  });
+
+  // Writers move money and bind a receipt name per transfer; they never
+  // write the ledger, so nothing serialises them with the audits.
+  std::atomic<bool> stop{false};
+  std::atomic<int> transfers{0};
+  std::thread writers([&] {
+    std::minstd_rand rng(7);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    std::deque<std::future<void>> inflight;
+    for (int i = 0; i < 20000 && !stop && std::chrono::steady_clock::now() < deadline; ++i) {
+      const auto from = static_cast<std::size_t>(rng() % kAccounts);
+      const auto to = static_cast<std::size_t>(rng() % kAccounts);
+      inflight.push_back(server.submit("transfer", [from, to, i](starhold::Transaction& tx) {
+        const auto& l = tx.lookup<Ledger>("ledger");
+        auto& sender = tx.get(l.accounts[from]);
+        sender.balance -= 3;
+        ++sender.sent;
+        tx.get(l.accounts[to]).balance += 3;
+        tx.bind("receipt." + std::to_string(i), tx.create<Account>());
+      }));
+      if (inflight.size() > 64) {
+        inflight.front().get();
+        inflight.pop_front();
+        ++transfers;
+      }
+    }
+    for (auto& f : inflight)
+      f.get();
+  });
+
+  std::atomic<int> audits{0}, retried{0}, wrong{0};
+  std::vector<std::future<void>> results;
+  for (int round = 0; round < 40; ++round) {
+    results.push_back(server.submit("audit", [&](starhold::Transaction& tx) {
+      if (tx.attempt() > 1) ++retried;
+      const auto& l = tx.lookup<Ledger>("ledger");
+      std::int64_t total = 0, sent = 0;
+      for (const auto& a : l.accounts) {
+        total += tx.get(a).balance;
+        sent += tx.get(a).sent;
+      }
+      std::int64_t receipts = 0;
+      std::string name = "receipt.";
+      while (auto next = tx.next_bound_name(name)) {
+        if (next->rfind("receipt.", 0) != 0) break;
+        ++receipts;
+        name = *next;
+      }
+      if (total != kAccounts * kInitial || receipts != sent) ++wrong;
+      ++audits;
+    }));
+    // Audits spread over the transfers.
+    test::wait_until([&] { return transfers.load() >= round * 50; }, std::chrono::seconds(5));
+  }
+  for (auto& f : results)
+    f.get();  // no TaskFailed
+  stop = true;
+  writers.join();
+  CHECK(wrong.load() == 0);
+  CHECK(retried.load() == 0);
+  CHECK(audits.load() == 40);
+  // The load did conflict: a serial server would not have been tested.
+  CHECK(server.metrics().aborts_conflict > 0);
+  CHECK(transfers.load() > 1000);
 }
