@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "starhold/clock.hpp"
 #include "starhold/session.hpp"
 #include "starhold/store.hpp"
 #include "starhold/task.hpp"
@@ -97,6 +98,10 @@ struct ServerOptions {
   int password_hash_cost = 14;
   // Threads that hash passwords (a login storm is bound by them); 0: one per core.
   int password_hash_threads = 0;
+
+  // The clock of task time limits, delays, periods and backoff; null: the
+  // system's clocks (see clock.hpp).
+  std::shared_ptr<Clock> clock;
 
   // ---- Logging ----
   LogSink log;  // empty: lines go to stderr

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "starhold/channel.hpp"
+#include "starhold/clock.hpp"
 #include "starhold/collections.hpp"
 #include "starhold/config.hpp"
 #include "starhold/data.hpp"

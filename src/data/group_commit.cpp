@@ -164,10 +164,11 @@ void DataService::fail_pending(Batch& inflight, std::exception_ptr error) {
   {
     std::lock_guard lock(commit_mu_);
     std::swap(later, batch_);
+    // Whoever read what a failed commit wrote must not commit; the epoch moves
+    // before the versions go, so a reader that sees them gone sees it moved.
+    failure_epoch_.fetch_add(1, std::memory_order_seq_cst);
     objects_.drop_dirty();
     names_.drop_dirty();
-    // Whoever read what a failed commit wrote must not commit.
-    failure_epoch_.fetch_add(1, std::memory_order_release);
     structure_version_.store(++seq_, std::memory_order_release);
     published_.store(seq_, std::memory_order_release);
     pending_ = 0;

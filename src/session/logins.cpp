@@ -108,7 +108,7 @@ void SessionService::begin_login(const std::shared_ptr<Connection>& conn,
         }
         auto& rec = tx.create<SessionRecord>();
         rec.identity = d->identity;
-        rec.login_ms = task::TaskService::wall_ms();
+        rec.login_ms = tasks_.wall_ms();
         d->session = rec.id().value;
         // Registered before logged_in runs, so the reply precedes what the game sends.
         tx.on_commit([this, conn, d] { complete_login(conn, *d); });

@@ -275,7 +275,7 @@ void SessionService::initialize_world() {
     if (tx.find<WorldInfo>(kInitializedName) != nullptr) return;
     app_->initialize(tx);
     auto& info = tx.create<WorldInfo>();
-    info.created_ms = task::TaskService::wall_ms();
+    info.created_ms = tasks_.wall_ms();
     tx.bind(kInitializedName, info);
   });
 }

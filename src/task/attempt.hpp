@@ -25,7 +25,7 @@ namespace starhold::task {
 class TaskService;
 class Worker;
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 // A durable task to put on the timer once a commit is durable.
 struct Arm {
@@ -56,7 +56,7 @@ struct Task final : data::CommitWaiter {
   // Handed over by the attempt that commits.
   std::vector<std::function<void()>> hooks;
   std::vector<Arm> arms;
-  Clock::time_point commit_started{};
+  Steady::time_point commit_started{};
 
   void committed(data::Version version) override;
   void commit_failed(std::exception_ptr error) override;
@@ -72,7 +72,7 @@ struct Attempt {
   boost::context::fiber caller;     // the worker, while the attempt runs
   std::vector<std::uint64_t> held;  // intent tokens
   bool finished = false;
-  Clock::time_point parked_at{};
+  Steady::time_point parked_at{};
 
   Outcome outcome = Outcome::committed;
   std::string error;              // for exception and storage

@@ -57,18 +57,13 @@ void Task::commit_failed(std::exception_ptr error) {
 
 TaskService::TaskService(const ServerOptions& options, data::DataService& data, Log& log)
     : options_(options),
+      clock_(options.clock ? options.clock : system_clock()),
       data_(data),
       log_(log),
       intents_(data, kHotCoolDown, [this](Attempt* a) { wake(a); }) {}
 
 TaskService::~TaskService() {
   stop();
-}
-
-std::int64_t TaskService::wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 void TaskService::handle(std::string name, TaskHandler handler) {
@@ -229,8 +224,8 @@ void TaskService::wake_idle_worker() {
   w->cv_.notify_one();
 }
 
-void TaskService::enqueue_at(Task* t, Clock::time_point due) {
-  if (due <= Clock::now()) {
+void TaskService::enqueue_at(Task* t, Steady::time_point due) {
+  if (due <= clock_->now()) {
     enqueue(t);
     return;
   }
@@ -252,7 +247,7 @@ void TaskService::arm(const Arm& a) {
   t->record = a.record;
   t->retiring = a.retiring;
   armed_.fetch_add(1, std::memory_order_relaxed);
-  enqueue_at(t, Clock::now() + std::chrono::milliseconds(a.due_ms - wall_ms()));
+  enqueue_at(t, clock_->now() + std::chrono::milliseconds(a.due_ms - wall_ms()));
 }
 
 void TaskService::wake(Attempt* a) {
@@ -274,11 +269,16 @@ void TaskService::run_timer() {
       continue;
     }
     const auto due = timers_.top().due;
-    if (due > Clock::now()) {
-      timer_cv_.wait_until(lock, due);
+    const auto now = clock_->now();
+    if (due > now) {
+      // Wait in real time for the gap as the clock sees it; a clock that can
+      // jump is looked at again often.
+      auto wait = due - now;
+      if (clock_->jumps()) wait = std::min<Steady::duration>(wait, std::chrono::milliseconds(2));
+      timer_cv_.wait_for(lock, wait);
       continue;
     }
-    while (!timers_.empty() && timers_.top().due <= Clock::now()) {
+    while (!timers_.empty() && timers_.top().due <= now) {
       ready_.push_back(timers_.top().task);
       timers_.pop();
       wake_idle_worker();
@@ -356,7 +356,7 @@ void TaskService::run_attempt(Attempt& a) {
              fmt::format("exceeded its time limit of {} ms in {} attempts",
                          options_.task_time_limit.count(), t.timeouts));
       } else {
-        retry(&t, Clock::duration::zero());
+        retry(&t, Steady::duration::zero());
       }
       break;
     case Outcome::exception:
@@ -380,8 +380,8 @@ Outcome TaskService::game_error_outcome(TxImpl& tx) {
   return tx.reads_current() ? Outcome::exception : Outcome::conflict;
 }
 
-Clock::duration TaskService::backoff(int conflicts) {
-  if (conflicts <= 1) return Clock::duration::zero();
+Steady::duration TaskService::backoff(int conflicts) {
+  if (conflicts <= 1) return Steady::duration::zero();
   thread_local std::minstd_rand rng(std::random_device{}());
   const auto min = options_.retry_backoff_min;
   const auto max = options_.retry_backoff_max;
@@ -391,12 +391,12 @@ Clock::duration TaskService::backoff(int conflicts) {
   return std::chrono::microseconds(jitter(rng));
 }
 
-void TaskService::retry(Task* t, Clock::duration delay) {
+void TaskService::retry(Task* t, Steady::duration delay) {
   counters_.retries.fetch_add(1, std::memory_order_relaxed);
-  if (delay == Clock::duration::zero()) {
+  if (delay == Steady::duration::zero()) {
     enqueue(t);
   } else {
-    enqueue_at(t, Clock::now() + delay);
+    enqueue_at(t, clock_->now() + delay);
   }
 }
 
@@ -418,7 +418,7 @@ void TaskService::fail(Task* t, TaskFailed::Cause cause, const std::string& deta
     }
     t->retiring = true;
     t->conflicts = t->timeouts = 0;
-    retry(t, again ? Clock::duration(kStorageRetryDelay) : Clock::duration::zero());
+    retry(t, again ? Steady::duration(kStorageRetryDelay) : Steady::duration::zero());
     return;
   } else {
     log_.error("{}; its changes were discarded", error.what());
@@ -444,7 +444,7 @@ void TaskService::drop(Task* t) {
 void TaskService::task_committed(Task* t) {
   counters_.committed.fetch_add(1, std::memory_order_relaxed);
   const auto us =
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t->commit_started)
+      std::chrono::duration_cast<std::chrono::microseconds>(Steady::now() - t->commit_started)
           .count();
   const std::size_t bucket = std::min<std::size_t>(Histogram::kBuckets - 1,
                                                    std::bit_width(static_cast<std::uint64_t>(us)));

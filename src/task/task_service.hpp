@@ -125,12 +125,14 @@ class TaskService {
   void task_committed(Task* t);
   void task_commit_failed(Task* t, std::exception_ptr error);
 
-  static std::int64_t wall_ms();
+  // The clock of time limits, timers and stored due times.
+  const Clock& clock() const noexcept { return *clock_; }
+  std::int64_t wall_ms() const noexcept { return clock_->wall_ms(); }
 
  private:
   friend class Worker;
   struct Timed {
-    Clock::time_point due;
+    Steady::time_point due;
     Task* task;
     bool operator>(const Timed& o) const noexcept { return due > o.due; }
   };
@@ -139,18 +141,19 @@ class TaskService {
   // Wakes one sleeping worker, taking it off the idle list so that the next
   // wake-up goes to another. REQUIRES: mu_ held.
   void wake_idle_worker();
-  void enqueue_at(Task* t, Clock::time_point due);
+  void enqueue_at(Task* t, Steady::time_point due);
   void arm(const Arm& a);
   void wake(Attempt* a);
   void run_timer();
-  void retry(Task* t, Clock::duration delay);
+  void retry(Task* t, Steady::duration delay);
   void fail(Task* t, TaskFailed::Cause cause, const std::string& detail);
   void drop(Task* t);  // at shutdown: never ran, never will here
-  Clock::duration backoff(int conflicts);
+  Steady::duration backoff(int conflicts);
   static Outcome game_error_outcome(TxImpl& tx);
   void recover();
 
   const ServerOptions options_;
+  const std::shared_ptr<Clock> clock_;
   core::Services* services_ = nullptr;
   data::DataService& data_;
   Log& log_;

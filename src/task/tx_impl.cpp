@@ -32,7 +32,7 @@ void TxImpl::begin(Task& task) {
   behind_ = false;
   epoch_ = data_.failure_epoch();
   start_ts_ = data_.begin_snapshot(*snapshot_);
-  deadline_ = std::chrono::steady_clock::now() + service_.options().task_time_limit;
+  deadline_ = service_.clock().now() + service_.options().task_time_limit;
 }
 
 void TxImpl::end() noexcept {
@@ -60,7 +60,7 @@ int TxImpl::attempt() const noexcept {
 void TxImpl::check_live() {
   if (!active_) throw UsageError("a Transaction was used after its task ended");
   if (doomed_) throw AbortSignal{doom_reason_};
-  if (std::chrono::steady_clock::now() > deadline_) abort_with(Outcome::timeout);
+  if (service_.clock().now() > deadline_) abort_with(Outcome::timeout);
 }
 
 void TxImpl::abort_with(Outcome reason) {
@@ -76,6 +76,10 @@ void TxImpl::conflict(std::uint64_t id, std::string name) {
 }
 
 bool TxImpl::admit(Version v) {
+  // A store failure drops the commits that were not durable, first counting
+  // itself in the epoch: a read that may come from after the drop is checked
+  // here, so game code never sees part of a dropped commit beside the rest.
+  if (data_.failure_epoch() != epoch_) conflict(0, "(commits undone by a store failure)");
   if (v <= start_ts_) return true;
   if (behind_) return false;
   // The snapshot moves to v, not to whatever is newest by now: once every
@@ -408,7 +412,7 @@ TaskHandle TxImpl::schedule_task(std::string_view handler, std::string payload,
   if (service_.handler(handler) == nullptr) {
     throw UsageError(fmt::format("schedule: no task handler is registered as '{}'", handler));
   }
-  const std::int64_t due = TaskService::wall_ms() + std::max<std::int64_t>(0, delay.count());
+  const std::int64_t due = service_.wall_ms() + std::max<std::int64_t>(0, delay.count());
   auto& rec =
       create<detail::ScheduledTask>(std::string(handler), std::move(payload), due, period.count());
   index_writes_.push_back({rec.id().value, true});
@@ -463,7 +467,8 @@ void TxImpl::retire_scheduled(std::uint64_t record) {
     index_writes_.push_back({record, false});
     return;
   }
-  rec->due_ms = std::max(rec->due_ms + rec->period_ms, TaskService::wall_ms());
+  // One period after this run ends (it ends when this commits, moments from now).
+  rec->due_ms = service_.wall_ms() + rec->period_ms;
   schedule_arm(record, rec->handler, rec->due_ms);
 }
 
@@ -521,7 +526,7 @@ Outcome TxImpl::commit() {
   Task& task = *task_;
   task.hooks = std::move(hooks_);
   task.arms = std::move(arms_);
-  task.commit_started = Clock::now();
+  task.commit_started = Steady::now();
   request_.waiter = &task;
   std::function<void()> validated = std::move(task.validated);
   data::CommitResult result = data_.commit(request_);

@@ -34,7 +34,7 @@ void Worker::run() {
       resumable_.pop_front();
       lock.unlock();
       --parked_;
-      a->tx.extend_deadline(Clock::now() - a->parked_at);
+      a->tx.extend_deadline(service_.clock().now() - a->parked_at);
       resume(a);
       lock.lock();
       continue;
@@ -95,7 +95,7 @@ void Worker::resume(Attempt* a) {
 }
 
 void Worker::park(Attempt& a) {
-  a.parked_at = Clock::now();
+  a.parked_at = service_.clock().now();
   a.caller = std::move(a.caller).resume();
 }
 

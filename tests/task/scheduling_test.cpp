@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <future>
+#include <mutex>
 
 #include <thread>
 
@@ -67,31 +68,67 @@ TEST_CASE("a delayed task runs once, after its delay, with its payload") {
 TEST_CASE("a periodic task repeats without overlapping and stops when cancelled") {
   test::TempDir dir;
   test::LogCapture log;
-  starhold::Server server(test::options_for(dir.path(), log));
+  auto clock = std::make_shared<starhold::ShiftedClock>();
+  auto options = test::options_for(dir.path(), log);
+  options.clock = clock;
+  starhold::Server server(options);
   std::atomic<int> running{0}, overlaps{0};
   server.handle("tick", [&](starhold::Transaction& tx, std::string_view p) {
     if (running.fetch_add(1) != 0) overlaps.fetch_add(1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(3));
     tx.lookup<Tally>("tally").runs[std::string(p)] += 1;
     running.fetch_sub(1);
   });
   server.start();
   make_tally(server);
-  starhold::TaskHandle handle = server
-                                    .schedule_periodic("tick", "t", std::chrono::milliseconds(0),
-                                                       std::chrono::milliseconds(1))
-                                    .get();
-  REQUIRE(test::wait_until([&] { return tally(server)["t"] >= 10; }));
+  constexpr auto kPeriod = std::chrono::hours(1);
+  starhold::TaskHandle handle =
+      server.schedule_periodic("tick", "t", std::chrono::milliseconds(0), kPeriod).get();
+  for (int run = 1; run <= 5; ++run) {
+    REQUIRE(test::wait_until([&] { return tally(server)["t"] == run; }));
+    clock->advance(kPeriod);
+  }
+  REQUIRE(test::wait_until([&] { return tally(server)["t"] == 6; }));
   bool cancelled = false;
   test::run(server, [&](starhold::Transaction& tx) { cancelled = tx.cancel(handle); });
   CHECK(cancelled);
-  const int at_cancel = tally(server)["t"];
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  // At most the run already under way when the cancel committed.
-  CHECK(tally(server)["t"] <= at_cancel + 1);
+  // The run armed for the next period finds its record gone and ends.
+  clock->advance(kPeriod);
+  REQUIRE(test::wait_until([&] { return server.metrics().scheduled_pending == 0; }));
+  CHECK(tally(server)["t"] == 6);
   CHECK(overlaps.load() == 0);
   test::run(server, [&](starhold::Transaction& tx) { CHECK_FALSE(tx.cancel(handle)); });
-  CHECK(test::wait_until([&] { return server.metrics().scheduled_pending == 0; }));
+}
+
+TEST_CASE("a periodic task runs one period after each run ends, never to catch up") {
+  test::TempDir dir;
+  test::LogCapture log;
+  auto clock = std::make_shared<starhold::ShiftedClock>();
+  auto options = test::options_for(dir.path(), log);
+  options.clock = clock;
+  starhold::Server server(options);
+  std::mutex mu;
+  std::vector<std::int64_t> ran_at;  // wall ms, as the server's clock says
+  server.handle("tick", [&](starhold::Transaction&, std::string_view) {
+    std::lock_guard lock(mu);
+    ran_at.push_back(clock->wall_ms());
+  });
+  server.start();
+  auto runs = [&] {
+    std::lock_guard lock(mu);
+    return ran_at.size();
+  };
+  constexpr auto kPeriod = std::chrono::hours(1);
+  server.schedule_periodic("tick", "", std::chrono::milliseconds(0), kPeriod).get();
+  REQUIRE(test::wait_until([&] { return runs() == 1; }));
+  clock->advance(3 * kPeriod);  // the server fell far behind
+  REQUIRE(test::wait_until([&] { return runs() == 2; }));
+  for (std::size_t n = 3; n <= 4; ++n) {
+    clock->advance(kPeriod);
+    REQUIRE(test::wait_until([&] { return runs() == n; }));
+  }
+  std::lock_guard lock(mu);
+  for (std::size_t i = 1; i < ran_at.size(); ++i)
+    CHECK(ran_at[i] - ran_at[i - 1] >= std::chrono::milliseconds(kPeriod).count());
 }
 
 TEST_CASE("scheduled tasks survive a restart and run exactly once") {
