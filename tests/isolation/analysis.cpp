@@ -158,17 +158,25 @@ Source Analysis::resolve(std::uint32_t reader, std::uint32_t key, const Op& read
   switch (v.kind) {
     case Value::Kind::absent: {
       // Several transactions may have removed the object (one committed at
-      // most). The read saw one whose body ended before the read: a committed
-      // one if any, else one whose commit was installed and then dropped.
-      // Else the object never existed (its creation did not commit) or,
-      // failing that, an attempt's private removal leaked.
-      std::uint32_t dropped = kNone, aborted = kNone;
+      // most). The read saw one whose body ended before the read: the
+      // committed one, or one whose commit was installed and then dropped
+      // (which only an attempt that did not commit may see: when both fit,
+      // what such an attempt saw is unknown). Else the object never existed
+      // (its creation did not commit) or an attempt's private removal leaked.
+      std::uint32_t committed_remover = kNone, dropped = kNone, aborted = kNone;
       for (std::uint32_t t : ks.removers) {
         if (t == reader || !may_precede(t, reader, read)) continue;
         if (committed(t) && ks.by_writer.count(t)) {
-          return Source{Source::Kind::version, t, ks.by_writer.at(t)};
+          committed_remover = t;
+        } else {
+          (history[t].fate == Fate::dropped ? dropped : aborted) = t;
         }
-        (history[t].fate == Fate::dropped ? dropped : aborted) = t;
+      }
+      if (committed_remover != kNone && dropped != kNone && !committed(reader)) {
+        return Source{Source::Kind::ambiguous, kNone, kNone};
+      }
+      if (committed_remover != kNone) {
+        return Source{Source::Kind::version, committed_remover, ks.by_writer.at(committed_remover)};
       }
       if (dropped != kNone) return Source{Source::Kind::uncommitted, dropped, kNone};
       if (ks.versions.empty()) return Source{Source::Kind::initial, kNone, kNone};

@@ -43,7 +43,16 @@ struct KeyState {
 // What an external read saw.
 struct Source {
   // initial: an object no committed transaction created, read as absent.
-  enum class Kind : std::uint8_t { version, uncommitted, intermediate, initial, garbage };
+  // ambiguous: an attempt read an absence that a committed removal and a
+  // dropped one could both explain; it is not used.
+  enum class Kind : std::uint8_t {
+    version,
+    uncommitted,
+    intermediate,
+    initial,
+    ambiguous,
+    garbage
+  };
   Kind kind = Kind::garbage;
   std::uint32_t writer = kNone;   // who wrote it (version, uncommitted, intermediate)
   std::uint32_t version = kNone;  // kind == version

@@ -170,6 +170,20 @@ TEST_CASE("checker: torn read and G-single", "[isolation][checker]") {
     CHECK(r.count(Anomaly::torn_read, Scope::attempt) == 1);
     CHECK(r.count(Anomaly::garbage_read) == 0);  // absent is what it was before the creation
   }
+  SECTION("not from an absence that a dropped and a committed removal both explain") {
+    auto at = [](Op op, std::int64_t t) {
+      op.at = t;
+      return op;
+    };
+    const Report r = check(
+        {initial(),
+         txn({at(read(x, Value::of(1)), 11), at(write(x, Value::none()), 12)}, Fate::dropped),
+         txn({at(read(x, Value::of(1)), 16), at(write(x, Value::none()), 17),
+              at(read(y, Value::of(2)), 18), at(write(y, Value::of(3)), 19)}),
+         txn({at(read(x, Value::none()), 30), at(read(y, Value::of(2)), 31)}, Fate::aborted)});
+    INFO(r.summary());
+    CHECK(r.clean());
+  }
 }
 
 TEST_CASE("checker: G2 and write skew", "[isolation][checker]") {
