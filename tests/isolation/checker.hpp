@@ -11,9 +11,9 @@
 //   - per key: lost updates (two committed tasks read one version and both
 //     wrote the key), list versions that are not prefixes of one another;
 //   - per strongly connected component of the graph: a short cycle of each
-//     kind it holds: G0 (ww only), G1c (ww and wr), G-single (one rw), and
-//     otherwise G2, named write skew when two tasks each overwrote what the
-//     other read;
+//     kind it holds: G0 (ww only), G1c (ww and wr), G-single (one rw), G2
+//     when it holds none of those, and write skew (two tasks, each of which
+//     overwrote what the other read) wherever it is;
 //   - name anomalies: a slot whose names are both unbound or both bound, or
 //     a name seen bound to an object the same task saw absent.
 // Aborted and dropped attempts are checked too, for what game code saw while
@@ -27,9 +27,16 @@
 // first, so this covers every write but the first version of an object).
 // Versions whose predecessor no read reveals have unknown order: they get no
 // ww or rw edges, and Report::notes counts them.
+//
+// Absence. Values are unique, absence is not: an object may be removed by an
+// attempt that aborted, by a commit the store dropped, and by the one commit
+// that stayed. Op::at settles most cases (a read cannot see a removal by a
+// transaction whose body was still running after the read); a committed
+// reader is given the committed removal when it fits; an attempt that did not
+// commit and that both a committed and a dropped removal could explain is
+// left out of the checks.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <string>
 #include <vector>

@@ -80,11 +80,15 @@ struct Slot {
 };
 
 // What the tasks share: the slots, unique values, and the ids of committed
-// cells (for tasks that follow a Ref they kept from earlier). Thread-safe.
+// cells (for tasks that follow a Ref they kept from earlier). Thread-safe,
+// but for slots: filled by the setup task (create) before other tasks run,
+// then only read.
 class World {
  public:
   std::vector<Slot> slots;
+  // A value no one has written yet.
   std::int64_t next_value() { return values_.fetch_add(1); }
+  // Keeps cell (of a committed creation) among the recent ones recall picks from.
   void remember(starhold::ObjectId cell, bool list);
   // A committed cell seen earlier (maybe removed since), or id 0.
   std::pair<starhold::ObjectId, bool> recall(std::uint64_t pick);

@@ -48,8 +48,10 @@ struct TaskRecord {
     std::vector<Op> ops;
     std::vector<std::pair<starhold::ObjectId, bool>> created;
   };
+  // An attempt is added under mu; its body alone then writes it, and ends
+  // before the next attempt begins and before the outcome is reported.
   std::mutex mu;
-  std::vector<AttemptLog> attempts;  // guarded by mu (one attempt runs at a time)
+  std::vector<AttemptLog> attempts;  // guarded by mu
   std::exception_ptr outcome;        // guarded by mu
   std::int64_t finished = 0;         // guarded by mu
 };
@@ -220,10 +222,18 @@ WorkloadResult run_workload(const WorkloadOptions& o, const std::string& dir) {
   auto world = std::make_shared<World>();
   auto tracker = std::make_shared<Tracker>();
   std::vector<std::shared_ptr<TaskRecord>> records;
+  // Waits until fewer than limit tasks are in flight.
+  auto wait_below = [&](int limit) {
+    std::unique_lock lock(tracker->mu);
+    if (!tracker->cv.wait_for(lock, std::chrono::minutes(1),
+                              [&] { return tracker->in_flight < limit; })) {
+      throw std::runtime_error("isolation workload: tasks still unfinished after a minute");
+    }
+  };
   auto submit = [&](Plan plan) {
+    wait_below(o.in_flight);
     {
-      std::unique_lock lock(tracker->mu);
-      tracker->cv.wait(lock, [&] { return tracker->in_flight < o.in_flight; });
+      std::lock_guard lock(tracker->mu);
       ++tracker->in_flight;
     }
     auto record = std::make_shared<TaskRecord>();
@@ -245,26 +255,19 @@ WorkloadResult run_workload(const WorkloadOptions& o, const std::string& dir) {
                     tracker->cv.notify_all();
                   });
   };
-  auto drain = [&] {
-    std::unique_lock lock(tracker->mu);
-    if (!tracker->cv.wait_for(lock, std::chrono::minutes(1),
-                              [&] { return tracker->in_flight == 0; })) {
-      throw std::runtime_error("isolation workload: tasks still unfinished after a minute");
-    }
-  };
 
   Plan setup;
   setup.setup = true;
   setup.label = "setup";
   submit(std::move(setup));
-  drain();
+  wait_below(1);
   store->set_failure_rate(o.store_failure_rate, o.store_failure_delay);
 
   std::mt19937_64 rng(o.seed);
   const auto deadline = std::chrono::steady_clock::now() + o.duration;
   for (int i = 0; i < o.max_tasks && std::chrono::steady_clock::now() < deadline; ++i)
     submit(make_plan(o, rng));
-  drain();
+  wait_below(1);
 
   WorkloadResult result;
   result.metrics = server.metrics();

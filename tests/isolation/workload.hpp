@@ -61,8 +61,7 @@ struct WorkloadResult {
 };
 
 // Runs the workload on a new server whose store lives in dir. Throws
-// std::runtime_error if tasks are still unfinished a minute after the last
-// submit.
+// std::runtime_error if no task finishes for a minute while it waits for one.
 WorkloadResult run_workload(const WorkloadOptions& options, const std::string& dir);
 
 // Scales the task count and duration of options by the environment variable
