@@ -36,6 +36,38 @@ std::string key(int i) {
 constexpr int kCount = 3000;
 constexpr int kThreads = 8, kEach = 300;
 
+// Counts the task bodies running at once and keeps the highest count seen.
+class Overlap {
+ public:
+  class Scope {
+   public:
+    explicit Scope(Overlap& o) : o_(o) {
+      const int now = o_.running_.fetch_add(1) + 1;
+      int seen = o_.most_.load();
+      while (now > seen && !o_.most_.compare_exchange_weak(seen, now)) {
+      }
+    }
+    ~Scope() { o_.running_.fetch_sub(1); }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    Overlap& o_;
+  };
+  int most() const { return most_.load(); }
+
+ private:
+  std::atomic<int> running_{0};
+  std::atomic<int> most_{0};
+};
+
+// Game work inside a task, so that tasks on different workers overlap.
+void spin(std::chrono::microseconds d) {
+  const auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a scalable map stores, finds, replaces and erases thousands of entries") {
@@ -119,6 +151,7 @@ TEST_CASE("concurrent inserts and erases of distinct keys rarely conflict") {
     tx.bind("world", w);
   });
   const auto before = server.metrics();
+  Overlap overlap;
   std::vector<std::thread> clients;
   std::atomic<int> failed{0};
   for (int t = 0; t < kThreads; ++t) {
@@ -126,8 +159,10 @@ TEST_CASE("concurrent inserts and erases of distinct keys rarely conflict") {
       std::vector<std::future<void>> fs;
       for (int i = 0; i < kEach; ++i) {
         const std::int64_t k = t * kEach + i;
-        fs.push_back(server.submit("join", [k](starhold::Transaction& tx) {
+        fs.push_back(server.submit("join", [k, &overlap](starhold::Transaction& tx) {
+          Overlap::Scope running(overlap);
           auto& w = tx.lookup<World>("world");
+          spin(std::chrono::microseconds(5));
           w.online.insert(tx, k);
           if (k % 3 == 0) w.online.erase(tx, k);  // some leave again at once
         }));
@@ -153,6 +188,8 @@ TEST_CASE("concurrent inserts and erases of distinct keys rarely conflict") {
   const auto after = server.metrics();
   const auto attempts = after.attempts_started - before.attempts_started;
   const auto conflicts = after.aborts_conflict - before.aborts_conflict;
-  INFO("attempts " << attempts << ", conflicts " << conflicts);
+  INFO("attempts " << attempts << ", conflicts " << conflicts << "; at most " << overlap.most()
+                    << " tasks ran at once");
   CHECK(conflicts * 10 < attempts);
+  CHECK(overlap.most() > 1);  // the tasks really ran concurrently
 }

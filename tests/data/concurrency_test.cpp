@@ -86,8 +86,16 @@ TEST_CASE("concurrent increments lose no update") {
   test::run(server,
             [&](starhold::Transaction& tx) { CHECK(tx.get(counter).value == kThreads * kEach); });
   auto m = server.metrics();
-  INFO("attempts " << m.attempts_started << ", conflicts " << m.aborts_conflict);
+  INFO("attempts " << m.attempts_started << ", conflicts " << m.aborts_conflict << ", hot waits "
+                   << m.hot_waits);
   CHECK(m.tasks_committed >= static_cast<std::uint64_t>(kThreads * kEach));
+  // The increments really contended: declared writers queued for the object,
+  // undeclared ones conflicted (a server running tasks one at a time would do neither).
+  if (declare) {
+    CHECK(m.hot_waits > 0);
+  } else {
+    CHECK(m.aborts_conflict > 0);
+  }
 }
 
 TEST_CASE("concurrent bank transfers conserve the total and never go negative") {
@@ -118,6 +126,7 @@ TEST_CASE("concurrent bank transfers conserve the total and never go negative") 
     return [&, from, to, amount](starhold::Transaction& tx) {
       auto& a = tx.get(accounts[static_cast<std::size_t>(from)]);
       auto& b = tx.get(accounts[static_cast<std::size_t>(to)]);
+      spin(std::chrono::microseconds(20));
       if (a.balance < amount) {
         tx.on_commit([&] { refused.fetch_add(1); });
         return;
@@ -138,6 +147,10 @@ TEST_CASE("concurrent bank transfers conserve the total and never go negative") 
   });
   INFO("refused for lack of funds: " << refused.load());
   CHECK(refused.load() < kThreads * kEach);
+  const auto m = server.metrics();
+  INFO("attempts " << m.attempts_started << ", conflicts " << m.aborts_conflict << ", hot waits "
+                   << m.hot_waits);
+  CHECK(m.aborts_conflict > 0);  // transfers ran concurrently and met on shared accounts
 }
 
 TEST_CASE("a task never sees half of another task's commit") {
@@ -177,6 +190,10 @@ TEST_CASE("a task never sees half of another task's commit") {
   CHECK(failed == 0);
   CHECK(observed.load() >= (kThreads / 2) * kEach);
   CHECK(broken.load() == 0);
+  const auto m = server.metrics();
+  INFO("attempts " << m.attempts_started << ", conflicts " << m.aborts_conflict << ", hot waits "
+                   << m.hot_waits);
+  CHECK(m.aborts_conflict > 0);  // readers and writers really overlapped
 }
 
 TEST_CASE("a hot object updated by every task does not cause an abort storm") {
@@ -202,4 +219,7 @@ TEST_CASE("a hot object updated by every task does not cause an abort storm") {
                    << m.hot_waits);
   // Contention management serialises the writers: most tasks wait instead of aborting.
   CHECK(m.aborts_conflict * 4 < m.attempts_started);
+  // And there was contention to manage: a conflict made the object hot, then tasks waited.
+  CHECK(m.aborts_conflict > 0);
+  CHECK(m.hot_waits > 0);
 }
