@@ -172,14 +172,25 @@ Source Analysis::resolve(std::uint32_t reader, std::uint32_t key, const Op& read
           (history[t].fate == Fate::dropped ? dropped : aborted) = t;
         }
       }
-      if (committed_remover != kNone && dropped != kNone && !committed(reader)) {
+      // A snapshot taken before the object's first commit also sees it absent:
+      // possible when no commit of it is known to have been reported before
+      // the attempt began (with unknown times, it is not assumed).
+      const std::int64_t began = history[reader].began;
+      bool before_creation = began != 0 && !ks.versions.empty();
+      for (const Version& ver : ks.versions) {
+        const std::int64_t ended = history[ver.writer].ended;
+        if (ended == 0 || ended <= began) before_creation = false;
+      }
+      if (committed_remover != kNone && (before_creation || dropped != kNone) &&
+          (before_creation || !committed(reader))) {
         return Source{Source::Kind::ambiguous, kNone, kNone};
       }
       if (committed_remover != kNone) {
         return Source{Source::Kind::version, committed_remover, ks.by_writer.at(committed_remover)};
       }
       if (dropped != kNone) return Source{Source::Kind::uncommitted, dropped, kNone};
-      if (ks.versions.empty()) return Source{Source::Kind::initial, kNone, kNone};
+      if (ks.versions.empty() || before_creation)
+        return Source{Source::Kind::initial, kNone, kNone};
       if (aborted != kNone) return Source{Source::Kind::uncommitted, aborted, kNone};
       return Source{};
     }

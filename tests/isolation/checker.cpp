@@ -271,8 +271,14 @@ void Passes::cycles() {
   for (std::uint32_t t = 0; t < a_.history.size(); ++t) {
     if (!a_.committed(t)) continue;
     for (const ExternalRead& r : a_.txns[t].reads) {
-      if (r.source.kind != Source::Kind::version) continue;
       const auto& versions = a_.keys[r.key].versions;
+      if (r.source.kind == Source::Kind::initial) {
+        // It read the key before its first version: it precedes every writer.
+        for (const auto& v : versions)
+          g.add(t, v.writer, rw, r.key);
+        continue;
+      }
+      if (r.source.kind != Source::Kind::version) continue;
       const auto& read = versions[r.source.version];
       g.add(read.writer, t, wr, r.key);
       for (std::uint32_t c : read.children)
@@ -297,7 +303,7 @@ void Passes::failures() {
   }
   for (std::uint32_t t = 0; t < a_.history.size(); ++t) {
     const Txn& txn = a_.history[t];
-    if (txn.failure == Failure::conflict && a_.txns[t].written.empty()) {
+    if (txn.failure == Failure::conflict && !txn.plans_writes && a_.txns[t].written.empty()) {
       add(Anomaly::read_only_conflict_failure, t, {t},
           a_.txn_name(t) + " wrote nothing and failed for conflicts");
     }

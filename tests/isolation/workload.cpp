@@ -1,5 +1,6 @@
 #include "isolation/workload.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
 #include <memory>
@@ -174,6 +175,14 @@ Failure failure_of(starhold::TaskFailed::Cause c) {
   return Failure::exception;
 }
 
+bool plans_writes(const Plan& plan) {
+  if (plan.setup) return true;
+  return std::any_of(plan.steps.begin(), plan.steps.end(), [](const Step& s) {
+    return s.kind != Step::Kind::read && s.kind != Step::Kind::strict_read &&
+           s.kind != Step::Kind::kept_ref && s.kind != Step::Kind::scan;
+  });
+}
+
 // Appends the attempts of one finished task to the result.
 void collect(std::size_t task, TaskRecord& record, WorkloadResult& result) {
   std::lock_guard lock(record.mu);
@@ -199,6 +208,7 @@ void collect(std::size_t task, TaskRecord& record, WorkloadResult& result) {
     t.label = "task " + std::to_string(task) + " attempt " + std::to_string(i + 1) + ": " +
               record.plan.label;
     t.began = record.attempts[i].began;
+    t.plans_writes = plans_writes(record.plan);
     t.ended = final ? record.finished : record.attempts[i + 1].began;
     result.history.push_back(std::move(t));
   }
