@@ -122,6 +122,14 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
+// Server::submit refused a task because ServerOptions::max_pending_tasks
+// submitted tasks are not finished yet. Nothing was queued; submit again
+// later (back off), or raise the bound.
+class Overloaded : public Error {
+ public:
+  using Error::Error;
+};
+
 // A call was made where it is not allowed: a Transaction used after its task
 // ended, a handler registered after start, an unknown task handler name.
 class UsageError : public Error {
@@ -133,7 +141,8 @@ class UsageError : public Error {
 // up on: its game code threw, it kept timing out, or it kept conflicting.
 class TaskFailed : public Error {
  public:
-  enum class Cause { exception, timeout, conflict, storage, shutdown };
+  // overload: the server had no room for it (no memory for its fiber's stack).
+  enum class Cause { exception, timeout, conflict, storage, shutdown, overload };
   TaskFailed(std::string task, Cause cause, std::string detail);
   const std::string& task() const noexcept { return task_; }
   Cause cause() const noexcept { return cause_; }

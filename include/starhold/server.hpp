@@ -52,6 +52,12 @@ struct ServerOptions {
   std::chrono::microseconds retry_backoff_max{20000};
   // Stack of each task's fiber. Game code runs on it.
   std::size_t task_stack_bytes = std::size_t{256} << 10;
+  // Tasks given to Server::submit and not finished yet; past this, submit
+  // throws Overloaded (nothing is queued).
+  std::size_t max_pending_tasks = 100000;
+  // Attempts parked (each on its fiber) waiting for a hot object; past this,
+  // further attempts run on without waiting, as optimistic transactions.
+  std::size_t max_parked_attempts = 10000;
 
   // ---- Data ----
   // Memory for decoded-object records kept between tasks.
@@ -59,6 +65,9 @@ struct ServerOptions {
   // Commits validated but not yet durable; past this, committing tasks wait.
   // It also bounds the commits written in one store transaction.
   std::size_t max_pending_commits = 100000;
+  // Bytes of records those commits wrote (held in memory until durable);
+  // past this, committing tasks wait too.
+  std::size_t max_pending_commit_bytes = std::size_t{256} << 20;
 
   // ---- Network (nothing listens unless a port is set) ----
   // Ports: -1 off; 0 any free port (see Server::port); otherwise that port.
@@ -130,12 +139,19 @@ struct Metrics {
   std::uint64_t aborts_storage = 0;  // commits failed by the store (full disk)
   std::uint64_t retries = 0;
   std::uint64_t hot_waits = 0;  // attempts that waited for a hot object
+  // Attempts that went on reading their older snapshot because something
+  // they had read changed meanwhile (they commit if they write nothing).
+  std::uint64_t attempts_behind = 0;
   std::uint64_t store_batches = 0;
   std::uint64_t store_writes = 0;  // records written (after coalescing)
   std::uint64_t store_resizes = 0;
   std::uint64_t store_bytes = 0;
   std::uint64_t scheduled_pending = 0;  // durable tasks waiting to run
-  Histogram commit_latency;             // commit request to durable report
+  std::uint64_t tasks_pending = 0;      // submitted (Server::submit) and not finished
+  std::uint64_t attempts_parked = 0;    // waiting for a hot object
+  std::uint64_t commits_pending = 0;    // validated, not yet durable
+  std::uint64_t commit_bytes_pending = 0;
+  Histogram commit_latency;  // commit request to durable report
 
   // ---- Network ----
   std::uint64_t connections_open = 0;

@@ -15,7 +15,7 @@ namespace detail {
 namespace {
 
 data::DataOptions data_options(const ServerOptions& o) {
-  return data::DataOptions{o.cache_bytes, o.max_pending_commits};
+  return data::DataOptions{o.cache_bytes, o.max_pending_commits, o.max_pending_commit_bytes};
 }
 
 void check_options(const ServerOptions& o) {
@@ -28,6 +28,10 @@ void check_options(const ServerOptions& o) {
     bad.push_back("retry backoff needs 0 < retry_backoff_min <= retry_backoff_max");
   }
   if (o.max_pending_commits == 0) bad.push_back("max_pending_commits must be positive");
+  if (o.max_pending_commit_bytes == 0) {
+    bad.push_back("max_pending_commit_bytes must be positive");
+  }
+  if (o.max_pending_tasks == 0) bad.push_back("max_pending_tasks must be positive");
   if (o.task_stack_bytes < 16384) bad.push_back("task_stack_bytes must be at least 16384");
   if (o.cache_bytes < (std::size_t{1} << 20)) bad.push_back("cache_bytes must be at least 1 MiB");
   for (auto& p : type_registry_problems())
@@ -116,11 +120,11 @@ void Server::stop() {
 }
 
 void Server::submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done) {
-  engine_->tasks.submit(std::move(name), std::move(body), std::move(done));
+  engine_->tasks.submit(std::move(name), std::move(body), std::move(done), {}, true);
 }
 
 std::future<void> Server::submit(std::string name, TaskBody body) {
-  return engine_->tasks.submit_future(std::move(name), std::move(body));
+  return engine_->tasks.submit_future(std::move(name), std::move(body), true);
 }
 
 namespace {
@@ -183,12 +187,17 @@ Metrics Server::metrics() const {
   m.aborts_storage = c.storage.load();
   m.retries = c.retries.load();
   m.hot_waits = c.hot_waits.load();
+  m.attempts_behind = c.behind.load();
   m.store_batches = d.batches.load();
   m.store_writes = d.writes.load();
   StoreStats s = engine_->store->stats();
   m.store_resizes = s.resizes;
   m.store_bytes = s.used_bytes;
   m.scheduled_pending = engine_->tasks.scheduled_pending();
+  m.tasks_pending = engine_->tasks.pending_from_outside();
+  m.attempts_parked = engine_->tasks.parked();
+  m.commits_pending = engine_->data.commits_pending();
+  m.commit_bytes_pending = engine_->data.commit_bytes_pending();
   for (std::size_t i = 0; i < Histogram::kBuckets; ++i) {
     m.commit_latency.buckets[i] = c.commit_latency[i].load();
     m.commit_latency.count += m.commit_latency.buckets[i];

@@ -165,7 +165,12 @@ Version DataService::current_object_version(std::uint64_t id) {
 CommitResult DataService::commit(CommitRequest& req) {
   CommitResult result;
   std::unique_lock lock(commit_mu_);
-  space_cv_.wait(lock, [&] { return pending_ < options_.max_pending_commits || stopping_; });
+  // Room for one more commit; one commit alone may be larger than the byte bound.
+  space_cv_.wait(lock, [&] {
+    return (pending_ < options_.max_pending_commits &&
+            (pending_ == 0 || pending_bytes_ < options_.max_pending_bytes)) ||
+           stopping_;
+  });
 
   if (req.epoch != failure_epoch_.load(std::memory_order_relaxed)) {
     result.conflict_name = "(commits undone by a store failure)";
@@ -197,27 +202,38 @@ CommitResult DataService::commit(CommitRequest& req) {
   }
 
   const Version v = ++seq_;
+  std::size_t bytes = 0;
   for (ObjectWrite& w : req.object_writes) {
     Record& rec = *w.record;
+    bytes += rec.footprint();
     rec.version = v;
     if (rec.exists()) store_u64le(rec.value.data(), v);
     RecordPtr shared = std::move(w.record);
     objects_.install(w.id, shared, std::move(w.previous));
     batch_.objects.emplace_back(w.id, std::move(shared));
   }
+  // The set of bound names changes before any of its names does: an
+  // iteration that meets part of this commit's bindings then also finds the
+  // structure version moved, and does not trust what it read.
+  previous_names_.clear();
   bool structure_changed = false;
   for (const NameWrite& w : req.name_writes) {
-    NamePtr previous = names_.get(w.name);
-    structure_changed |= (previous->target != 0) != (w.target != 0);
+    previous_names_.push_back(names_.get(w.name));
+    structure_changed |= (previous_names_.back()->target != 0) != (w.target != 0);
+  }
+  if (structure_changed) structure_version_.store(v, std::memory_order_seq_cst);
+  for (std::size_t i = 0; i < req.name_writes.size(); ++i) {
+    const NameWrite& w = req.name_writes[i];
     auto rec = std::make_shared<NameRecord>(NameRecord{v, w.target});
-    names_.install(w.name, rec, std::move(previous));
+    bytes += rec->footprint() + w.name.size();
+    names_.install(w.name, rec, std::move(previous_names_[i]));
     batch_.names.emplace_back(w.name, std::move(rec));
   }
-  if (structure_changed) structure_version_.store(v, std::memory_order_release);
   batch_.index.insert(batch_.index.end(), req.index_writes.begin(), req.index_writes.end());
   const bool was_empty = batch_.empty();
-  batch_.commits.push_back({v, req.waiter});
+  batch_.commits.push_back({v, req.waiter, bytes});
   ++pending_;
+  pending_bytes_ += bytes;
   published_.store(v, std::memory_order_release);
   if (was_empty) work_cv_.notify_one();
 

@@ -103,6 +103,7 @@ struct CommitResult {
 struct DataOptions {
   std::size_t cache_bytes;
   std::size_t max_pending_commits;
+  std::size_t max_pending_bytes;  // of records written by commits not yet durable
 };
 
 struct DataCounters {
@@ -177,6 +178,16 @@ class DataService {
   std::exception_ptr fatal_error() const;
   bool fatal() const noexcept { return fatal_.load(std::memory_order_acquire); }
 
+  // Validated commits not yet durable, and the bytes of the records they wrote.
+  std::size_t commits_pending() const {
+    std::lock_guard lock(commit_mu_);
+    return pending_;
+  }
+  std::size_t commit_bytes_pending() const {
+    std::lock_guard lock(commit_mu_);
+    return pending_bytes_;
+  }
+
   const DataCounters& counters() const noexcept { return counters_; }
   Store& store() noexcept { return store_; }
 
@@ -184,6 +195,7 @@ class DataService {
   struct PendingCommit {
     Version version;
     CommitWaiter* waiter;
+    std::size_t bytes;
   };
   // Writes appended by commits, waiting for the committer. Guarded by commit_mu_.
   struct Batch {
@@ -219,12 +231,14 @@ class DataService {
   std::atomic<std::uint64_t> next_id_{1};
 
   mutable std::mutex commit_mu_;
-  std::condition_variable work_cv_;   // committer: a batch is waiting
-  std::condition_variable space_cv_;  // committing tasks: pending fell below the limit
-  Version seq_ = 0;                   // guarded by commit_mu_
-  Batch batch_;                       // guarded by commit_mu_
-  std::size_t pending_ = 0;           // commits not yet durable; guarded by commit_mu_
-  bool stopping_ = false;             // guarded by commit_mu_
+  std::condition_variable work_cv_;      // committer: a batch is waiting
+  std::condition_variable space_cv_;     // committing tasks: pending fell below the limit
+  Version seq_ = 0;                      // guarded by commit_mu_
+  Batch batch_;                          // guarded by commit_mu_
+  std::size_t pending_ = 0;              // commits not yet durable; guarded by commit_mu_
+  std::size_t pending_bytes_ = 0;        // their records' bytes; guarded by commit_mu_
+  bool stopping_ = false;                // guarded by commit_mu_
+  std::vector<NamePtr> previous_names_;  // commit()'s scratch; guarded by commit_mu_
   std::atomic<bool> fatal_{false};
   std::exception_ptr fatal_error_;  // guarded by commit_mu_; set once with fatal_
 

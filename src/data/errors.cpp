@@ -47,6 +47,8 @@ const char* cause_name(TaskFailed::Cause c) {
       return "could not be stored";
     case TaskFailed::Cause::shutdown:
       return "was cancelled by shutdown";
+    case TaskFailed::Cause::overload:
+      return "found no room on the server";
   }
   return "failed";
 }

@@ -109,6 +109,8 @@ void DataService::write_batch(Batch& batch) {
   {
     std::lock_guard lock(commit_mu_);
     pending_ -= batch.commits.size();
+    for (const PendingCommit& c : batch.commits)
+      pending_bytes_ -= c.bytes;
   }
   space_cv_.notify_all();
 }
@@ -172,6 +174,7 @@ void DataService::fail_pending(Batch& inflight, std::exception_ptr error) {
     structure_version_.store(++seq_, std::memory_order_release);
     published_.store(seq_, std::memory_order_release);
     pending_ = 0;
+    pending_bytes_ = 0;
   }
   space_cv_.notify_all();
   for (const PendingCommit& c : inflight.commits)

@@ -36,7 +36,13 @@ struct Arm {
 };
 
 struct Task final : data::CommitWaiter {
+  Task() = default;
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+  ~Task();
+
   TaskService* service = nullptr;
+  bool from_outside = false;  // counted in TaskService's pending tasks until deleted
   std::string name;
   TaskBody body;                                 // a submitted task
   std::uint64_t record = 0;                      // a durable scheduled task

@@ -48,6 +48,10 @@ std::string what_of(std::exception_ptr e) {
 
 }  // namespace
 
+Task::~Task() {
+  if (from_outside) service->outside_task_done();
+}
+
 void Task::committed(data::Version) {
   service->task_committed(this);
 }
@@ -171,9 +175,19 @@ void TaskService::stop() {
 
 void TaskService::submit(std::string name, TaskBody body,
                          std::function<void(std::exception_ptr)> done,
-                         std::function<void()> validated) {
+                         std::function<void()> validated, bool from_outside) {
   if (!body) throw UsageError(fmt::format("submit '{}': empty task body", name));
+  if (from_outside) {
+    if (outside_pending_.fetch_add(1, std::memory_order_relaxed) >= options_.max_pending_tasks) {
+      outside_pending_.fetch_sub(1, std::memory_order_relaxed);
+      throw Overloaded(fmt::format(
+          "submit '{}': {} submitted tasks are not finished yet (max_pending_tasks); try again "
+          "later",
+          name, options_.max_pending_tasks));
+    }
+  }
   auto* t = new Task;
+  t->from_outside = from_outside;
   t->service = this;
   t->name = std::move(name);
   t->body = std::move(body);
@@ -190,16 +204,19 @@ void TaskService::submit(std::string name, TaskBody body,
   enqueue(t);
 }
 
-std::future<void> TaskService::submit_future(std::string name, TaskBody body) {
+std::future<void> TaskService::submit_future(std::string name, TaskBody body, bool from_outside) {
   auto promise = std::make_shared<std::promise<void>>();
   std::future<void> f = promise->get_future();
-  submit(std::move(name), std::move(body), [promise](std::exception_ptr e) {
-    if (e) {
-      promise->set_exception(e);
-    } else {
-      promise->set_value();
-    }
-  });
+  submit(
+      std::move(name), std::move(body),
+      [promise](std::exception_ptr e) {
+        if (e) {
+          promise->set_exception(e);
+        } else {
+          promise->set_value();
+        }
+      },
+      {}, from_outside);
   return f;
 }
 
@@ -402,6 +419,12 @@ void TaskService::retry(Task* t, Steady::duration delay) {
 
 void TaskService::fail(Task* t, TaskFailed::Cause cause, const std::string& detail) {
   TaskFailed error(t->name, cause, detail);
+  if (t->record != 0 && cause == TaskFailed::Cause::overload) {
+    // It never ran: try it again later.
+    log_.warn("{}; the scheduled task runs again in a moment", error.what());
+    retry(t, kStorageRetryDelay);
+    return;
+  }
   if (!t->retiring) counters_.failed.fetch_add(1, std::memory_order_relaxed);
   if (t->record != 0 && cause == TaskFailed::Cause::storage) {
     // The store can take no writes: the record is as it was, and runs after a restart.

@@ -51,7 +51,7 @@ namespace starhold::task {
 struct TaskCounters {
   std::atomic<std::uint64_t> submitted{0}, attempts{0}, committed{0}, failed{0};
   std::atomic<std::uint64_t> conflicts{0}, timeouts{0}, exceptions{0}, storage{0};
-  std::atomic<std::uint64_t> retries{0}, hot_waits{0};
+  std::atomic<std::uint64_t> retries{0}, hot_waits{0}, behind{0};
   std::array<std::atomic<std::uint64_t>, Histogram::kBuckets> commit_latency{};
 };
 
@@ -95,11 +95,13 @@ class TaskService {
   bool running() const;
 
   // validated (optional) runs on the worker when the commit is accepted.
+  // from_outside: a task of Server::submit, counted against
+  // max_pending_tasks (throws Overloaded past it).
   void submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done,
-              std::function<void()> validated = {});
+              std::function<void()> validated = {}, bool from_outside = false);
 
   // As submit; the future is ready at the durable commit or holds TaskFailed.
-  std::future<void> submit_future(std::string name, TaskBody body);
+  std::future<void> submit_future(std::string name, TaskBody body, bool from_outside = false);
   // Runs body as a task and waits for its durable commit; rethrows its failure.
   void submit_and_wait(std::string name, TaskBody body) {
     submit_future(std::move(name), std::move(body)).get();
@@ -117,6 +119,19 @@ class TaskService {
   TaskCounters& counters() noexcept { return counters_; }
   Log& log() noexcept { return log_; }
   std::size_t scheduled_pending() const noexcept { return armed_.load(); }
+  std::size_t pending_from_outside() const noexcept { return outside_pending_.load(); }
+  std::size_t parked() const noexcept { return parked_.load(); }
+  // An attempt may park for a hot object only while fewer than the bound are parked.
+  bool may_park() const noexcept { return parked_.load() < options_.max_parked_attempts; }
+  void parking(bool starts) noexcept {
+    if (starts) {
+      parked_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      parked_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  // A task of Server::submit is gone (reported, or dropped).
+  void outside_task_done() noexcept { outside_pending_.fetch_sub(1, std::memory_order_relaxed); }
 
   // Runs one attempt of a.task to its end and applies the retry policy. On
   // the attempt's fiber.
@@ -161,6 +176,8 @@ class TaskService {
   TaskCounters counters_;
   std::unordered_map<std::string, TaskHandler> handlers_;  // fixed once started
   std::atomic<std::size_t> armed_{0};                      // durable tasks on the timer or queue
+  std::atomic<std::size_t> outside_pending_{0};            // Server::submit tasks not finished
+  std::atomic<std::size_t> parked_{0};                     // attempts waiting for a token
 
   mutable std::mutex mu_;  // guards the fields below and every Worker's queue fields
   std::deque<Task*> ready_;

@@ -96,10 +96,15 @@ bool TxImpl::admit(Version v) {
   // Something read has changed since. A task that wrote cannot commit from
   // here; one that has only read stays on its snapshot and may still commit.
   if (writes_anything()) conflict(id, std::move(name));
+  fall_behind(id, std::move(name));
+  return false;
+}
+
+void TxImpl::fall_behind(std::uint64_t id, std::string name) {
   behind_ = true;
   behind_id_ = id;
   behind_name_ = std::move(name);
-  return false;
+  service_.counters().behind.fetch_add(1, std::memory_order_relaxed);
 }
 
 void TxImpl::note_write() {
@@ -200,11 +205,14 @@ void TxImpl::take_intent(std::uint64_t id, bool for_update, bool hot) {
   if (!for_update && !hot) return;
   auto& held = attempt_.held;
   if (std::find(held.begin(), held.end(), id) != held.end()) return;
-  const bool may_wait = IntentTable::may_wait(id, held);
+  // Past the bound on parked attempts, this one runs on unordered instead.
+  const bool may_wait = IntentTable::may_wait(id, held) && service_.may_park();
   auto took = service_.intents().take(id, &attempt_, may_wait, held);
   if (took == IntentTable::Take::queued) {
     service_.counters().hot_waits.fetch_add(1, std::memory_order_relaxed);
+    service_.parking(true);
     attempt_.worker->park(attempt_);
+    service_.parking(false);
     check_live();
   }
 }
@@ -395,8 +403,7 @@ std::optional<std::string> TxImpl::next_name(std::string_view after) {
       // Names were bound or unbound since: what was returned so far holds at
       // the snapshot; a task that has only read goes on from there.
       if (writes_anything()) conflict(0, "(the set of bound names)");
-      behind_ = true;
-      behind_name_ = "(the set of bound names)";
+      fall_behind(0, "(the set of bound names)");
       return data_.next_bound_name_at(after, start_ts_);
     }
     return committed;

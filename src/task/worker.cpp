@@ -75,13 +75,22 @@ void Worker::start_attempt(Task* t) {
   a->conflict_name.clear();
   ++t->attempts;
   service_.counters().attempts.fetch_add(1, std::memory_order_relaxed);
-  a->fiber = ctx::fiber(std::allocator_arg, PooledStack{&stacks_}, [a](ctx::fiber&& caller) {
-    a->caller = std::move(caller);
-    TaskService& service = a->worker->service_;
-    service.run_attempt(*a);
-    a->finished = true;
-    return std::move(a->caller);
-  });
+  try {
+    a->fiber = ctx::fiber(std::allocator_arg, PooledStack{&stacks_}, [a](ctx::fiber&& caller) {
+      a->caller = std::move(caller);
+      TaskService& service = a->worker->service_;
+      service.run_attempt(*a);
+      a->finished = true;
+      return std::move(a->caller);
+    });
+  } catch (const std::bad_alloc&) {
+    // No memory for the fiber's stack: this task fails, the worker goes on.
+    finish(a);
+    service_.fail(
+        t, TaskFailed::Cause::overload,
+        fmt::format("no memory for a {}-byte task stack", service_.options().task_stack_bytes));
+    return;
+  }
   resume(a);
 }
 

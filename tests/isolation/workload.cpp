@@ -170,6 +170,7 @@ Failure failure_of(starhold::TaskFailed::Cause c) {
     case starhold::TaskFailed::Cause::storage:
       return Failure::storage;
     case starhold::TaskFailed::Cause::shutdown:
+    case starhold::TaskFailed::Cause::overload:  // never ran, as at a shutdown
       return Failure::shutdown;
   }
   return Failure::exception;

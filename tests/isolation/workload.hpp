@@ -55,7 +55,7 @@ struct WorkloadResult {
   starhold::Metrics metrics;
   std::size_t tasks = 0;
   std::size_t committed = 0;
-  std::size_t failed[6] = {};  // by starhold::TaskFailed::Cause
+  std::size_t failed[7] = {};  // by starhold::TaskFailed::Cause
   std::uint64_t store_failures = 0;
   std::string describe() const;
 };
