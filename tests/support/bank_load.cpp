@@ -12,7 +12,6 @@
 namespace helper {
 namespace {
 
-constexpr int kTransferClients = 4;
 constexpr int kWindow = 32;     // transfers each client keeps in flight
 constexpr int kMarkWindow = 4;  // marks scheduled at once
 constexpr int kMaxMarkDelayMs = 40;
@@ -29,6 +28,7 @@ struct LoadOptions {
   bool relaxed = false;
   std::size_t store_bytes = 0;
   int seconds = 60;
+  int clients = 4;  // threads submitting transfers
 };
 
 LoadOptions parse(const std::vector<std::string>& args) {
@@ -43,6 +43,8 @@ LoadOptions parse(const std::vector<std::string>& args) {
       o.store_bytes = std::stoull(args[++i]);
     } else if (args[i] == "--seconds" && has_value) {
       o.seconds = std::stoi(args[++i]);
+    } else if (args[i] == "--clients" && has_value) {
+      o.clients = std::stoi(args[++i]);
     } else {
       throw std::invalid_argument("bank-load: unknown option " + args[i]);
     }
@@ -119,7 +121,7 @@ int bank_load(const std::vector<std::string>& args) {
   const std::uint64_t base = run * bank::kIdsPerRun;
   std::atomic<std::uint64_t> next_transfer{base + 1};
   std::vector<std::thread> threads;
-  for (int c = 0; c < kTransferClients; ++c) {
+  for (int c = 0; c < o.clients; ++c) {
     threads.emplace_back([&, c] {
       transfer_client(server, next_transfer, static_cast<unsigned>(run * 16 + c), end);
     });

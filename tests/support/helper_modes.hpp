@@ -7,9 +7,10 @@
 
 namespace helper {
 
-// bank-load DIR [--relaxed] [--store-bytes N] [--seconds N]
-//   Runs transfers and schedules marks on the store in DIR until killed, or
-//   for N seconds (default 60). Prints, one line each, unbuffered:
+// bank-load DIR [--relaxed] [--store-bytes N] [--seconds N] [--clients N]
+//   Runs transfers (from N client threads, default 4, each keeping 32 in
+//   flight) and schedules marks on the store in DIR until killed, or for N
+//   seconds (default 60). Prints, one line each, unbuffered:
 //     starting                  before the server starts (and recovers)
 //     run R pending P           after it started: its run number, and the
 //                               durable tasks it re-armed (the beat included)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -90,11 +91,13 @@ void prepare_disk(const std::string& sim_dir, const std::string& store_dir) {
 
 std::vector<std::string> disk_environment(const std::string& sim_dir, const std::string& store_dir,
                                           const std::string& crash_at) {
+  // A sanitizer runtime insists on coming first unless told not to check.
+  const char* asan = std::getenv("ASAN_OPTIONS");
   std::vector<std::string> env = {
       "LD_PRELOAD=" + disk_simulator_path(),
       std::string(disk_sim::kFileEnv) + "=" + data_file(store_dir),
-      // A sanitizer runtime must come first unless told not to check.
-      "ASAN_OPTIONS=verify_asan_link_order=0",
+      std::string("ASAN_OPTIONS=") + (asan != nullptr ? std::string(asan) + ":" : "") +
+          "verify_asan_link_order=0",
   };
   if (!sim_dir.empty()) env.push_back(std::string(disk_sim::kDirEnv) + "=" + sim_dir);
   if (!crash_at.empty()) env.push_back(std::string(disk_sim::kCrashEnv) + "=" + crash_at);
@@ -106,9 +109,11 @@ std::string disk_simulator_path() {
 }
 
 std::string PowerLossReport::summary() const {
-  return fmt::format(
-      "{} synced writes, {} durable since the last sync; unsynced: {} kept, {} torn, {} dropped",
-      synced, durable, kept, torn, dropped);
+  std::string s =
+      fmt::format("since the last sync: {} durable writes; unsynced: {} kept, {} torn, {} dropped",
+                  durable, kept, torn, dropped);
+  if (replayed > 0) s += fmt::format("; {} synced writes replayed", replayed);
+  return s;
 }
 
 PowerLossReport power_loss(const std::string& sim_dir, const std::string& target_store_dir,
@@ -133,7 +138,7 @@ PowerLossReport power_loss(const std::string& sim_dir, const std::string& target
       if (r.header.kind == disk_sim::RecordKind::sync) continue;
       if (i < last_sync || r.header.kind == disk_sim::RecordKind::durable_write) {
         put(fd, r.header.offset, r.data, r.header.length);
-        ++(i < last_sync ? report.synced : report.durable);
+        ++(i < last_sync ? report.replayed : report.durable);
         continue;
       }
       const auto fate = unsynced == Unsynced::dropped ? 0 : rng() % 3;

@@ -33,11 +33,11 @@ enum class Unsynced {
 };
 
 struct PowerLossReport {
-  std::size_t synced = 0;   // journalled writes made durable by a sync
-  std::size_t durable = 0;  // durable (O_DSYNC) writes since the last sync
-  std::size_t kept = 0;     // unsynced writes that reached the disk whole
-  std::size_t torn = 0;     // unsynced writes of which only some sectors did
-  std::size_t dropped = 0;  // unsynced writes lost
+  std::size_t replayed = 0;  // writes of a sync whose copy into the image the kill cut short
+  std::size_t durable = 0;   // durable (O_DSYNC) writes since the last sync
+  std::size_t kept = 0;      // unsynced writes that reached the disk whole
+  std::size_t torn = 0;      // unsynced writes of which only some sectors did
+  std::size_t dropped = 0;   // unsynced writes lost
   std::string summary() const;
 };
 
