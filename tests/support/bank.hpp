@@ -1,10 +1,15 @@
-// A small bank shared by the durability test and the child process it kills:
-// accounts, a receipt per transfer, and durable tasks that must run once.
+// A small bank shared by the crash tests, the process they kill and the
+// checker that audits it afterwards: accounts, a receipt per transfer, one-shot
+// durable "mark" tasks that must each run exactly once, and a periodic "beat".
+//
+// Every start of a loaded process takes a new run number from the bank, and
+// the ids of its transfers and marks start at run * kIdsPerRun, so ids stay
+// unique across any number of restarts of one store.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,7 +21,8 @@ namespace bank {
 
 inline constexpr int kAccounts = 20;
 inline constexpr std::int64_t kInitial = 1000;
-inline constexpr int kMarks = 10;
+inline constexpr std::uint64_t kIdsPerRun = 1'000'000'000;
+inline constexpr std::chrono::milliseconds kBeatPeriod{100};
 
 struct Account final : starhold::Managed<Account> {
   static constexpr std::string_view type_name = "bank.Account";
@@ -40,52 +46,84 @@ struct Receipt final : starhold::Managed<Receipt> {
   }
 };
 
-struct Bank final : starhold::Managed<Bank> {
-  static constexpr std::string_view type_name = "bank.Bank";
-  std::vector<starhold::Ref<Account>> accounts;
-  std::map<std::string, std::int32_t> marks;  // runs of each one-shot "mark" task
-  std::int64_t beats = 0;                     // runs of the periodic "beat" task
+// Created with its one-shot task, in the same transaction; the task adds one.
+struct Mark final : starhold::Managed<Mark> {
+  static constexpr std::string_view type_name = "bank.Mark";
+  std::int32_t runs = 0;
   template <class F>
   void fields(F& f) {
-    f(1, accounts);
-    f(2, marks);
-    f(3, beats);
+    f(1, runs);
   }
 };
 
+struct Bank final : starhold::Managed<Bank> {
+  static constexpr std::string_view type_name = "bank.Bank";
+  std::vector<starhold::Ref<Account>> accounts;
+  std::int64_t beats = 0;  // runs of the periodic "beat" task
+  std::int64_t runs = 0;   // loaded processes started on this store
+  template <class F>
+  void fields(F& f) {
+    f(1, accounts);
+    f(2, beats);
+    f(3, runs);
+  }
+};
+
+inline constexpr std::string_view kReceiptPrefix = "receipt.";
+inline constexpr std::string_view kMarkPrefix = "mark.";
+
 inline std::string receipt_name(std::uint64_t id) {
-  return fmt::format("receipt.{:012}", id);
+  return fmt::format("receipt.{:015}", id);
 }
 
-inline void register_handlers(starhold::Server& server) {
-  server.handle("mark", [](starhold::Transaction& tx, std::string_view payload) {
-    tx.lookup<Bank>("bank").marks[std::string(payload)] += 1;
+inline std::string mark_name(std::uint64_t id) {
+  return fmt::format("mark.{:015}", id);
+}
+
+// Registers "mark" and "beat". on_mark_ran, if set, is called with a mark's id
+// once its run has committed.
+inline void register_handlers(starhold::Server& server,
+                              std::function<void(std::uint64_t)> on_mark_ran = {}) {
+  server.handle("mark", [on_mark_ran](starhold::Transaction& tx, std::string_view payload) {
+    const std::uint64_t id = std::stoull(std::string(payload));
+    tx.lookup<Mark>(mark_name(id)).runs += 1;
+    if (on_mark_ran) tx.on_commit([on_mark_ran, id] { on_mark_ran(id); });
   });
   server.handle("beat", [](starhold::Transaction& tx, std::string_view) {
     tx.lookup<Bank>("bank").beats += 1;
   });
 }
 
-// Creates the bank once, with durable tasks due a little later.
-inline void setup(starhold::Server& server) {
+// Creates the bank and its beat on a new store; on every call, counts one more
+// run and returns its number (1 for the first).
+inline std::uint64_t open_run(starhold::Server& server) {
+  std::uint64_t run = 0;
   server
-      .submit("setup",
-              [](starhold::Transaction& tx) {
-                if (tx.find<Bank>("bank") != nullptr) return;
-                auto& b = tx.create<Bank>();
-                for (int i = 0; i < kAccounts; ++i) {
-                  auto& a = tx.create<Account>();
-                  a.balance = kInitial;
-                  b.accounts.push_back(a);
+      .submit("open run",
+              [&run](starhold::Transaction& tx) {
+                auto* b = tx.find<Bank>("bank");
+                if (b == nullptr) {
+                  b = &tx.create<Bank>();
+                  for (int i = 0; i < kAccounts; ++i) {
+                    auto& a = tx.create<Account>();
+                    a.balance = kInitial;
+                    b->accounts.push_back(a);
+                  }
+                  tx.bind("bank", *b);
+                  tx.schedule_periodic("beat", "", kBeatPeriod, kBeatPeriod);
                 }
-                tx.bind("bank", b);
-                for (int i = 0; i < kMarks; ++i) {
-                  tx.schedule("mark", std::to_string(i), std::chrono::milliseconds(1500));
-                }
-                tx.schedule_periodic("beat", "", std::chrono::milliseconds(100),
-                                     std::chrono::milliseconds(100));
+                b->runs += 1;
+                run = static_cast<std::uint64_t>(b->runs);
               })
       .get();
+  return run;
+}
+
+// Creates mark id and schedules its one-shot task after delay.
+inline void schedule_mark(starhold::Transaction& tx, std::uint64_t id,
+                          std::chrono::milliseconds delay) {
+  tx.bind(mark_name(id), tx.create<Mark>());
+  tx.schedule("mark", std::to_string(id), delay);
 }
 
 inline void transfer(starhold::Transaction& tx, std::uint64_t id, int from, int to,

@@ -76,7 +76,24 @@ extern char** environ;
 
 namespace test {
 
-Child::Child(const std::vector<std::string>& argv) {
+Child::Child(const std::vector<std::string>& argv) : Child(argv, {}) {}
+
+Child::Child(const std::vector<std::string>& argv, const std::vector<std::string>& environment) {
+  std::vector<std::string> env_text;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto eq = entry.find('=');
+    const auto key = eq == std::string_view::npos ? entry : entry.substr(0, eq + 1);
+    bool replaced = false;
+    for (const auto& mine : environment)
+      replaced = replaced || mine.rfind(key, 0) == 0;
+    if (!replaced) env_text.emplace_back(entry);
+  }
+  env_text.insert(env_text.end(), environment.begin(), environment.end());
+  std::vector<char*> env;
+  for (auto& e : env_text)
+    env.push_back(e.data());
+  env.push_back(nullptr);
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t actions;
@@ -86,7 +103,7 @@ Child::Child(const std::vector<std::string>& argv) {
   for (const auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  int rc = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+  int rc = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[1]);
   out_ = fds[0];

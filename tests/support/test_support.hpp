@@ -62,6 +62,8 @@ namespace test {
 class Child {
  public:
   explicit Child(const std::vector<std::string>& argv);
+  // As above, with environment entries ("NAME=value") set or replaced.
+  Child(const std::vector<std::string>& argv, const std::vector<std::string>& environment);
   ~Child();  // kills and reaps it if still running
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
