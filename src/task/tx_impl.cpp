@@ -75,11 +75,20 @@ void TxImpl::conflict(std::uint64_t id, std::string name) {
   abort_with(Outcome::conflict);
 }
 
-bool TxImpl::admit(Version v) {
+void TxImpl::check_epoch() {
   // A store failure drops the commits that were not durable, first counting
-  // itself in the epoch: a read that may come from after the drop is checked
-  // here, so game code never sees part of a dropped commit beside the rest.
+  // itself in the epoch: every read is checked once it is done, so game code
+  // never sees part of a dropped commit beside the rest.
   if (data_.failure_epoch() != epoch_) conflict(0, "(commits undone by a store failure)");
+}
+
+std::optional<std::string> TxImpl::checked(std::optional<std::string> name) {
+  check_epoch();
+  return name;
+}
+
+bool TxImpl::admit(Version v) {
+  check_epoch();
   if (v <= start_ts_) return true;
   if (behind_) return false;
   // The snapshot moves to v, not to whatever is newest by now: once every
@@ -254,6 +263,7 @@ TxImpl::Loaded& TxImpl::load_loaded(std::uint64_t id, std::string_view expected_
   if (!admit(rec->version)) {
     rec = data_.read_object_at(id, start_ts_);
     if (rec == nullptr) conflict(id, {});  // no longer kept: start again
+    check_epoch();
   }
   const Version version = rec->version;
   if (!rec->exists()) {
@@ -347,6 +357,7 @@ TxImpl::NameState& TxImpl::name_state(std::string_view name, bool read) {
     if (!admit(rec->version)) {
       rec = data_.read_name_at(name, start_ts_);
       if (rec == nullptr) conflict(0, std::string(name));
+      check_epoch();
     }
     st.version = rec->version;
     st.target = rec->target;
@@ -382,15 +393,16 @@ bool TxImpl::unbind_name(std::string_view name) {
 std::optional<std::string> TxImpl::next_name(std::string_view after) {
   check_live();
   // Behind its snapshot, a task has written nothing: the names as of the snapshot.
-  if (behind_) return data_.next_bound_name_at(after, start_ts_);
+  if (behind_) return checked(data_.next_bound_name_at(after, start_ts_));
   if (!structure_read_) {
     const Version sv = data_.structure_version();
-    if (!admit(sv)) return data_.next_bound_name_at(after, start_ts_);
+    if (!admit(sv)) return checked(data_.next_bound_name_at(after, start_ts_));
     structure_read_ = sv;
   }
   std::string cursor(after);
   for (;;) {
     std::optional<std::string> committed = data_.next_bound_name(cursor);
+    check_epoch();
     auto local = names_.upper_bound(cursor);
     while (local != names_.end() && !local->second.written)
       ++local;
@@ -404,7 +416,7 @@ std::optional<std::string> TxImpl::next_name(std::string_view after) {
       // the snapshot; a task that has only read goes on from there.
       if (writes_anything()) conflict(0, "(the set of bound names)");
       fall_behind(0, "(the set of bound names)");
-      return data_.next_bound_name_at(after, start_ts_);
+      return checked(data_.next_bound_name_at(after, start_ts_));
     }
     return committed;
   }

@@ -114,6 +114,9 @@ class TxImpl final : public Transaction {
   // as of start_ts_ instead (the attempt is behind). Aborts a writer that
   // cannot move.
   bool admit(data::Version v);
+  // Aborts if a store failure dropped commits since begin (after each read).
+  void check_epoch();
+  std::optional<std::string> checked(std::optional<std::string> name);
   // Stays on start_ts_ from now on; id or name is what changed since.
   void fall_behind(std::uint64_t id, std::string name);
   // Called before every write: a task behind its snapshot cannot write.

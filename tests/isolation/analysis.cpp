@@ -174,12 +174,13 @@ Source Analysis::resolve(std::uint32_t reader, std::uint32_t key, const Op& read
       }
       // A snapshot taken before the object's first commit also sees it absent:
       // possible when no commit of it is known to have been reported before
-      // the attempt began (with unknown times, it is not assumed).
-      const std::int64_t began = history[reader].began;
-      bool before_creation = began != 0 && !ks.versions.empty();
+      // the attempt's snapshot (with unknown times, it is not assumed).
+      const Txn& r = history[reader];
+      const std::int64_t snapshot = r.snapshot_after != 0 ? r.snapshot_after : r.began;
+      bool before_creation = snapshot != 0 && !ks.versions.empty();
       for (const Version& ver : ks.versions) {
         const std::int64_t ended = history[ver.writer].ended;
-        if (ended == 0 || ended <= began) before_creation = false;
+        if (ended == 0 || ended <= snapshot) before_creation = false;
       }
       if (committed_remover != kNone && (before_creation || dropped != kNone) &&
           (before_creation || !committed(reader))) {

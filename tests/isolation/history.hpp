@@ -76,6 +76,9 @@ struct Txn {
   // When the attempt began, and a time by which it had ended (its commit was
   // reported, or the next attempt began), on one monotonic clock; 0: unknown.
   std::int64_t began = 0, ended = 0;
+  // A time at or before which the attempt's snapshot cannot have been taken
+  // (its body starts later than that); 0: unknown, taken to be `began`.
+  std::int64_t snapshot_after = 0;
   // The task's body has write steps (an attempt may still abort before it
   // reaches them); a task without any may never fail for conflicts.
   bool plans_writes = false;

@@ -55,6 +55,7 @@ struct TaskRecord {
   std::vector<AttemptLog> attempts;  // guarded by mu
   std::exception_ptr outcome;        // guarded by mu
   std::int64_t finished = 0;         // guarded by mu
+  std::int64_t submitted = 0;        // set before the task is submitted
 };
 
 // Tasks in flight; shared with completion callbacks.
@@ -209,6 +210,9 @@ void collect(std::size_t task, TaskRecord& record, WorkloadResult& result) {
     t.label = "task " + std::to_string(task) + " attempt " + std::to_string(i + 1) + ": " +
               record.plan.label;
     t.began = record.attempts[i].began;
+    // The attempt's snapshot is taken before its body starts: after the task
+    // was submitted, or after the previous attempt began.
+    t.snapshot_after = i == 0 ? record.submitted : record.attempts[i - 1].began;
     t.plans_writes = plans_writes(record.plan);
     t.ended = final ? record.finished : record.attempts[i + 1].began;
     result.history.push_back(std::move(t));
@@ -250,6 +254,7 @@ WorkloadResult run_workload(const WorkloadOptions& o, const std::string& dir) {
     auto record = std::make_shared<TaskRecord>();
     record->plan = std::move(plan);
     records.push_back(record);
+    record->submitted = now_ns();
     server.submit(record->plan.label, body_of(record, world, o),
                   [record, world, tracker](std::exception_ptr e) {
                     {
