@@ -14,7 +14,7 @@
 #
 #   scripts/test.sh [LEG...]    default: every leg, in the order above
 #
-# Prints each leg's time. Safe to repeat. Exits non-zero if anything fails.
+# Prints each leg's wall and CPU time. Safe to repeat. Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -93,7 +93,8 @@ for leg in "${legs[@]}"; do
   fi
   echo "==== $leg"
   start=$SECONDS
-  "leg_$leg"
+  TIMEFORMAT="==== $leg: %0R s wall, %0U s user, %0S s system"
+  time "leg_$leg"
   times+=("$leg $((SECONDS - start))s")
 done
 echo "==== times: ${times[*]}"
