@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Starhold builds with. Safe to repeat: it does
 # nothing when every package is already installed. Run as root (or via sudo).
+#   scripts/install-deps.sh          what the library, tests and examples need
+#   scripts/install-deps.sh --fuzz   also what the fuzz targets need (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -13,6 +15,12 @@ packages=(
   libtomlplusplus-dev    # server options from TOML files
   catch2                 # tests (Catch2 v2)
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(
+    clang-14               # the fuzz targets: libFuzzer needs clang
+    libclang-rt-14-dev     # libFuzzer and the sanitizer run-times for clang
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

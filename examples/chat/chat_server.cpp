@@ -34,7 +34,9 @@ struct Moderator final : starhold::Managed<Moderator, starhold::ChannelListener>
         return;  // dropped: nobody else sees it
       }
     }
-    room.send(tx, "[" + sender.name(tx) + "] " + std::string(message));
+    std::string line = "[";
+    line.append(sender.name(tx)).append("] ").append(message);
+    room.send(tx, line);
   }
 };
 

@@ -29,8 +29,9 @@ struct Context {
   }
 
   std::int64_t integer(std::int64_t min, std::int64_t max) const {
-    auto v = node->value<std::int64_t>();
-    if (!v || !node->is_integer()) fail("expected an integer");
+    // Type first: value<std::int64_t>() of a float out of range is undefined behaviour.
+    if (!node->is_integer()) fail("expected an integer");
+    const auto v = node->value<std::int64_t>();
     if (*v < min || *v > max) fail(fmt::format("{} is outside {}..{}", *v, min, max));
     return *v;
   }

@@ -3,6 +3,8 @@
 
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "support/raw_client.hpp"
 #include "support/test_world.hpp"
 
@@ -29,7 +31,7 @@ TEST_CASE("hundreds join one channel at once and each receives every message onc
     joiners.emplace_back([&, t] {
       for (int i = t; i < kMembers; i += 8) {
         auto& c = *members[static_cast<std::size_t>(i)];
-        c.connect_session("m" + std::to_string(i), "pw");
+        c.connect_session(fmt::format("m{}", i), "pw");
         c.send(session_message, "join:hall");
       }
       for (int i = t; i < kMembers; i += 8) {

@@ -5,6 +5,8 @@
 #include <condition_variable>
 #include <deque>
 
+#include <fmt/format.h>
+
 #include "starhold/client.hpp"
 #include "support/test_world.hpp"
 
@@ -122,7 +124,7 @@ TEST_CASE("the client library sends on channels and resumes a dropped connection
   b.client->drop_connection();
   CHECK(b.next() == "lost, reconnecting 0");
   for (int i = 0; i < 3; ++i)
-    a.client->send_channel(a.channel, "m" + std::to_string(i));
+    a.client->send_channel(a.channel, fmt::format("m{}", i));
   b.client->send("echo:sent while away");
   CHECK(b.next() == "reconnected");
   std::vector<std::string> got;

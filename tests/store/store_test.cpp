@@ -5,6 +5,8 @@
 #include <atomic>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "support/gated_store.hpp"
 #include "support/test_support.hpp"
 
@@ -159,7 +161,7 @@ TEST_CASE("tasks that read a failed commit's writes fail with it") {
   std::vector<std::future<void>> fs;
   for (int i = 0; i < 200; ++i) {
     fs.push_back(server.submit("append", [i](starhold::Transaction& tx) {
-      tx.lookup<Blob>("doc").bytes += "<" + std::to_string(i) + ">";
+      tx.lookup<Blob>("doc").bytes += fmt::format("<{}>", i);
     }));
   }
   std::vector<int> ok;
@@ -178,7 +180,7 @@ TEST_CASE("tasks that read a failed commit's writes fail with it") {
   test::run(server, [&](starhold::Transaction& tx) { text = tx.lookup<Blob>("doc").bytes; });
   std::size_t count = 0;
   for (int i : ok) {
-    const std::string mark = "<" + std::to_string(i) + ">";
+    const std::string mark = fmt::format("<{}>", i);
     const auto at = text.find(mark);
     CHECK(at != std::string::npos);
     CHECK(text.find(mark, at + 1) == std::string::npos);
