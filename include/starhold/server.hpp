@@ -15,17 +15,13 @@
 #include <string_view>
 
 #include "starhold/clock.hpp"
+#include "starhold/log.hpp"
 #include "starhold/session.hpp"
 #include "starhold/store.hpp"
 #include "starhold/task.hpp"
 
 namespace starhold {
 
-enum class LogLevel { debug, info, warn, error };
-
-// Receives every log line at or above ServerOptions::log_level. Called from
-// any Starhold thread, possibly concurrently; must not block for long.
-using LogSink = std::function<void(LogLevel level, std::string_view line)>;
 
 struct ServerOptions {
   // ---- Store (used when the Server opens its own LMDB store) ----

@@ -8,6 +8,7 @@
 #include "starhold/data.hpp"
 #include "starhold/errors.hpp"
 #include "starhold/fields.hpp"
+#include "starhold/log.hpp"
 #include "starhold/server.hpp"
 #include "starhold/session.hpp"
 #include "starhold/store.hpp"

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "starhold/server.hpp"
+#include "starhold/log.hpp"
 
 namespace starhold {
 

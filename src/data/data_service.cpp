@@ -98,6 +98,16 @@ void DataService::open_format() {
   if (!writes.empty()) store_.write(writes);
 }
 
+std::vector<std::uint64_t> DataService::stored_task_ids() {
+  std::vector<std::uint64_t> ids;
+  std::string key, value, cursor;
+  for (bool first = true; store_.next(Table::tasks, cursor, first, key, value); first = false) {
+    ids.push_back(parse_id_key(key));
+    cursor = key;
+  }
+  return ids;
+}
+
 std::string DataService::stored_type_name(std::uint32_t hash) {
   if (const TypeInfo* t = detail::find_type(hash)) return std::string(t->name);
   std::string name;

@@ -35,7 +35,6 @@
 #include "data/record.hpp"
 #include "data/snapshots.hpp"
 #include "data/versioned_cache.hpp"
-#include "starhold/server.hpp"
 #include "starhold/store.hpp"
 
 namespace starhold::data {
@@ -159,6 +158,9 @@ class DataService {
   std::uint64_t failure_epoch() const noexcept {
     return failure_epoch_.load(std::memory_order_acquire);
   }
+
+  // The ids of the durable scheduled tasks in the store's index (at start).
+  std::vector<std::uint64_t> stored_task_ids();
 
   // The name a stored type hash had when a program last registered it, or "".
   std::string stored_type_name(std::uint32_t hash);

@@ -76,6 +76,7 @@ struct Attempt {
   Worker* worker = nullptr;
   boost::context::fiber fiber;      // the attempt, while it is not running
   boost::context::fiber caller;     // the worker, while the attempt runs
+  void* tsan_fiber = nullptr;       // ThreadSanitizer's name for the fiber (TSan builds)
   std::vector<std::uint64_t> held;  // intent tokens
   bool finished = false;
   Steady::time_point parked_at{};

@@ -109,13 +109,7 @@ void TaskService::start() {
 void TaskService::recover() {
   std::vector<Arm> arms;
   std::vector<std::string> missing;
-  std::string key, value;
-  std::string cursor;
-  bool first = true;
-  while (data_.store().next(Table::tasks, cursor, first, key, value)) {
-    first = false;
-    cursor = key;
-    const std::uint64_t id = data::parse_id_key(key);
+  for (const std::uint64_t id : data_.stored_task_ids()) {
     data::RecordPtr rec = data_.read_object(id, nullptr);
     detail::ScheduledTask st;
     if (!rec->exists() || rec->type_hash != st.type().hash) {

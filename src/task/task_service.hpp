@@ -76,6 +76,7 @@ class Worker {
   StackPool stacks_;
   std::vector<std::unique_ptr<Attempt>> idle_attempts_;
   std::size_t parked_ = 0;  // attempts of this worker waiting for a token (worker thread only)
+  void* tsan_thread_ = nullptr;  // ThreadSanitizer's name for the worker's own context
   // Guarded by TaskService::mu_:
   std::condition_variable cv_;
   std::deque<Attempt*> resumable_;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "task/task_service.hpp"
+#include "task/tsan_fibers.hpp"
 
 namespace starhold {
 namespace detail {
@@ -81,8 +82,10 @@ void Worker::start_attempt(Task* t) {
       TaskService& service = a->worker->service_;
       service.run_attempt(*a);
       a->finished = true;
+      tsan::switch_to(a->worker->tsan_thread_);
       return std::move(a->caller);
     });
+    a->tsan_fiber = tsan::create_fiber();
   } catch (const std::bad_alloc&) {
     // No memory for the fiber's stack: this task fails, the worker goes on.
     finish(a);
@@ -95,6 +98,8 @@ void Worker::start_attempt(Task* t) {
 }
 
 void Worker::resume(Attempt* a) {
+  tsan_thread_ = tsan::current_fiber();
+  tsan::switch_to(a->tsan_fiber);
   a->fiber = std::move(a->fiber).resume();
   if (a->finished) {
     finish(a);
@@ -105,10 +110,13 @@ void Worker::resume(Attempt* a) {
 
 void Worker::park(Attempt& a) {
   a.parked_at = service_.clock().now();
+  tsan::switch_to(tsan_thread_);
   a.caller = std::move(a.caller).resume();
 }
 
 void Worker::finish(Attempt* a) {
+  tsan::destroy_fiber(a->tsan_fiber);
+  a->tsan_fiber = nullptr;
   a->task = nullptr;
   if (idle_attempts_.size() < 64) {
     idle_attempts_.emplace_back(a);
