@@ -11,11 +11,15 @@
 //              max_connections, heartbeat_interval_ms, handshake_timeout_ms,
 //              reconnect_grace_ms, inbound_queue_messages, inbound_queue_bytes,
 //              outbound_buffer_bytes, replay_buffer_bytes, max_message_rate
-//   [logins]   max_failed, lockout_ms, duplicate ("replace_old" | "refuse_new"),
-//              signup_on_first_login, password_hash_cost, password_hash_threads
+//   [logins]   max_failed, lockout_ms, max_failed_per_account, throttle_entries,
+//              duplicate ("replace_old" | "refuse_new"), signup_on_first_login,
+//              password_hash_cost, password_hash_threads
 //   [log]      level ("debug" | "info" | "warn" | "error")
 //
-// Each key means the ServerOptions field of the same name (see server.hpp).
+// Each key means the ServerOptions field of the same name (see server.hpp);
+// in [logins], max_failed and lockout_ms are max_failed_logins and
+// login_lockout, max_failed_per_account is max_failed_logins_per_account,
+// and throttle_entries is login_throttle_entries.
 #pragma once
 
 #include <string>

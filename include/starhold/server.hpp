@@ -84,9 +84,21 @@ struct ServerOptions {
   // Counted messages a client may send per second (bursts of twice that);
   // faster is a flood. 0: no limit.
   std::uint32_t max_message_rate = 1000;
-  // Failed logins from one address before it is refused for login_lockout.
+  // Password guessing is counted before any password is checked: a login
+  // attempt counts as failed from the moment it starts until it succeeds.
+  // Per address: past max_failed_logins failed attempts (within
+  // login_lockout of each other) the address is refused for login_lockout.
   int max_failed_logins = 5;
   std::chrono::milliseconds login_lockout{60000};
+  // Per account: attempts from addresses that have not logged into the
+  // account in the last 24 hours share an allowance of this many failed
+  // attempts, refilled at this many per login_lockout; while it is empty
+  // they are refused (too_many_attempts). A throttle, not a lock: the
+  // account's owner, from an address it logged in from, is never refused by it.
+  int max_failed_logins_per_account = 20;
+  // Addresses and accounts remembered for the limits above; past this many,
+  // the least recently used are forgotten first.
+  std::size_t login_throttle_entries = 100000;
   // A second login of a live identity: replace the old session, or refuse the new login.
   enum class DuplicateLogin { replace_old, refuse_new };
   DuplicateLogin duplicate_login = DuplicateLogin::replace_old;
@@ -139,8 +151,9 @@ struct Metrics {
   std::uint64_t logins_succeeded = 0;
   std::uint64_t logins_failed = 0;
   std::uint64_t reconnects = 0;
-  std::uint64_t messages_received = 0;  // counted frames from clients
-  std::uint64_t messages_sent = 0;      // counted frames to clients
+  std::uint64_t login_throttle_entries = 0;  // addresses and accounts the login limits remember
+  std::uint64_t messages_received = 0;       // counted frames from clients
+  std::uint64_t messages_sent = 0;           // counted frames to clients
   // Disconnects by protocol reason code (index = code; 0: network error or close).
   std::array<std::uint64_t, 32> disconnects{};
 };

@@ -110,6 +110,8 @@ const std::vector<std::pair<std::string_view, Setter>>& keys() {
       {"network.max_message_rate", count(&O::max_message_rate)},
       {"logins.max_failed", count(&O::max_failed_logins, 1)},
       {"logins.lockout_ms", duration(&O::login_lockout, 0)},
+      {"logins.max_failed_per_account", count(&O::max_failed_logins_per_account, 1)},
+      {"logins.throttle_entries", count(&O::login_throttle_entries, 3)},
       {"logins.duplicate",
        [](O& o, const Context& c) {
          const std::string v = c.string();

@@ -200,6 +200,7 @@ Metrics Server::metrics() const {
   m.logins_succeeded = n.logins_ok.load();
   m.logins_failed = n.logins_failed.load();
   m.reconnects = n.reconnects.load();
+  m.login_throttle_entries = engine_->sessions.throttle_entries();
   m.messages_received = n.received.load();
   m.messages_sent = n.sent.load();
   for (std::size_t i = 0; i < m.disconnects.size(); ++i)

@@ -30,6 +30,7 @@
 #include "core/log.hpp"
 #include "net/protocol.hpp"
 #include "net/transport.hpp"
+#include "session/login_throttle.hpp"
 #include "session/session_state.hpp"
 #include "starhold/server.hpp"
 #include "starhold/session.hpp"
@@ -91,6 +92,7 @@ class SessionService {
   void logout(const std::shared_ptr<SessionState>& state);
 
   SessionCounters& counters() noexcept { return counters_; }
+  std::size_t throttle_entries() { return throttle_.entries(); }
   std::size_t active() {
     std::lock_guard lock(sessions_mu_);
     return sessions_.size();
@@ -113,7 +115,6 @@ class SessionService {
   void initialize_world();
   void begin_login(const std::shared_ptr<Connection>& conn, const std::string& identity);
   void complete_login(const std::shared_ptr<Connection>& conn, const LoginDecision& d);
-  void record_login_failure(const std::string& address);
   void run_next(const std::shared_ptr<SessionState>& state);
   void submit_inbound(const std::shared_ptr<SessionState>& state, Inbound in);
   void end_session(const std::shared_ptr<SessionState>& state, bool graceful, net::Reason reason,
@@ -148,13 +149,7 @@ class SessionService {
   std::vector<std::weak_ptr<Connection>> open_connections_;  // guarded; for stop()
   std::size_t swept_size_ = 0;                               // guarded
 
-  std::mutex failures_mu_;
-  struct Failures {
-    int count = 0;
-    std::chrono::steady_clock::time_point locked_until{};
-    std::chrono::steady_clock::time_point last{};
-  };
-  std::unordered_map<std::string, Failures> failures_;  // guarded by failures_mu_
+  LoginThrottle throttle_{options_};
 
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::size_t> over_limit_{0};

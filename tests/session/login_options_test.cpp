@@ -1,0 +1,20 @@
+// The login and TLS options, read from TOML like every other option.
+#include <catch2/catch.hpp>
+
+#include "starhold/config.hpp"
+
+TEST_CASE("the login limits are read from the TOML logins section") {
+  const auto o = starhold::parse_server_options(R"(
+[logins]
+max_failed = 7
+lockout_ms = 1500
+max_failed_per_account = 40
+throttle_entries = 5000
+)");
+  CHECK(o.max_failed_logins == 7);
+  CHECK(o.login_lockout == std::chrono::milliseconds(1500));
+  CHECK(o.max_failed_logins_per_account == 40);
+  CHECK(o.login_throttle_entries == 5000);
+  CHECK_THROWS_AS(starhold::parse_server_options("[logins]\nthrottle_entries = 2\n"),
+                  starhold::ConfigError);
+}
