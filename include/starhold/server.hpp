@@ -68,6 +68,15 @@ struct ServerOptions {
   bool websocket_tls = true;
   std::string tls_certificate;  // PEM certificate chain, for TLS and secure WebSocket
   std::string tls_private_key;  // PEM key
+  // Per listener: every connection starts with a PROXY protocol v2 header
+  // (sent by a TLS terminator or load balancer in front of the server), whose
+  // client address then counts for logs and login limits. A connection
+  // without a valid header is refused (and logged). Enable only behind a
+  // proxy that sends one: a client that connects directly could name any
+  // address.
+  bool tls_proxy_protocol = false;
+  bool tcp_proxy_protocol = false;
+  bool websocket_proxy_protocol = false;
   int network_threads = 1;
   std::uint32_t max_message_bytes = 65536;  // largest frame either way
   std::size_t max_connections = 10000;

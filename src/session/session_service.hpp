@@ -106,10 +106,17 @@ class SessionService {
     Server::Listener which;
     net::TransportKind kind;
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+    bool proxy_protocol = false;  // each connection starts with a PROXY v2 header
   };
 
-  void open_listener(Server::Listener which, int port, net::TransportKind kind);
+  void open_listener(Server::Listener which, int port, net::TransportKind kind, bool proxy);
   void accept(Listener& l);
+  // Reads a connection's PROXY header, then opens it under the address it names.
+  void accept_proxied(Listener& l, boost::asio::io_context& io, boost::asio::ip::tcp::socket socket,
+                      bool over_limit);
+  void open_connection(Listener& l, boost::asio::io_context& io,
+                       boost::asio::ip::tcp::socket socket, bool over_limit,
+                       const std::string& address);
   boost::asio::io_context& next_io();
   void cleanup_stale_sessions();
   void initialize_world();

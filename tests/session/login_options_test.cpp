@@ -18,3 +18,18 @@ throttle_entries = 5000
   CHECK_THROWS_AS(starhold::parse_server_options("[logins]\nthrottle_entries = 2\n"),
                   starhold::ConfigError);
 }
+
+TEST_CASE("the PROXY protocol is off by default and enabled per listener in TOML") {
+  const starhold::ServerOptions defaults;
+  CHECK_FALSE(defaults.tls_proxy_protocol);
+  CHECK_FALSE(defaults.tcp_proxy_protocol);
+  CHECK_FALSE(defaults.websocket_proxy_protocol);
+  const auto o = starhold::parse_server_options(R"(
+[network]
+tls_proxy_protocol = true
+websocket_proxy_protocol = true
+)");
+  CHECK(o.tls_proxy_protocol);
+  CHECK_FALSE(o.tcp_proxy_protocol);
+  CHECK(o.websocket_proxy_protocol);
+}
