@@ -113,9 +113,16 @@ struct ServerOptions {
   DuplicateLogin duplicate_login = DuplicateLogin::replace_old;
   // Default authenticator: create an account at the first login of a new name.
   bool signup_on_first_login = false;
-  // Default authenticator: scrypt cost, as log2 of N (14: about 16 MiB and
-  // tens of milliseconds a hash). Stored with each hash, so it can change.
+  // Default authenticator: scrypt with r = 8, N = 2^password_hash_cost and
+  // p = password_hash_parallelism. The default, N = 2^14 and p = 5, is one of
+  // OWASP's equivalent minimums: 16 MiB and about 280 ms of one core per
+  // hash on the development machine (docs/architecture.md). N and p are
+  // stored with each hash; a hash made with cheaper parameters than these
+  // is remade at the account's next login. Bounds: N from 2^4 to 2^18, p
+  // from 1 to 16, N * p at most 2^20 (UsageError otherwise); a stored hash
+  // outside them is refused, not computed.
   int password_hash_cost = 14;
+  int password_hash_parallelism = 5;
   // Threads that hash passwords (a login storm is bound by them); 0: one per core.
   int password_hash_threads = 0;
 
@@ -196,8 +203,11 @@ class Server {
   void set_app_listener(std::shared_ptr<AppListener> app);
   // Replaces the default authenticator (accounts in the store). Before start().
   void set_authenticator(std::shared_ptr<Authenticator> authenticator);
-  // Creates or replaces an account of the default authenticator. Thread-safe;
-  // the future is ready when the account is stored.
+  // Creates or replaces an account of the default authenticator, hashing
+  // the password on a hashing thread. Thread-safe; the future is ready when
+  // the account is stored, or holds starhold::Error if the password could not
+  // be hashed or stored. Throws UsageError for a name that is not 1 to 64
+  // printable bytes or a password over 1024 bytes, or with a custom authenticator.
   std::future<void> set_password(std::string name, std::string password);
   // The port a listener is bound to (after start), or 0 if it is off.
   enum class Listener { tls, tcp, websocket };

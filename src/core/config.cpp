@@ -128,6 +128,7 @@ const std::vector<std::pair<std::string_view, Setter>>& keys() {
        }},
       {"logins.signup_on_first_login", flag(&O::signup_on_first_login)},
       {"logins.password_hash_cost", count(&O::password_hash_cost, 4)},
+      {"logins.password_hash_parallelism", count(&O::password_hash_parallelism, 1)},
       {"logins.password_hash_threads", count(&O::password_hash_threads)},
       {"log.level",
        [](O& o, const Context& c) {

@@ -60,12 +60,19 @@ void SessionService::authenticate(std::shared_ptr<Connection> conn, Credentials 
     return;
   }
   auth_->authenticate(credentials, [this, conn, name, ticket](AuthResult r) {
-    const bool locked = throttle_.finish(
-        ticket, r.ok ? LoginThrottle::Outcome::succeeded : LoginThrottle::Outcome::failed);
+    using Outcome = LoginThrottle::Outcome;
+    const bool checked = r.ok || r.failure == AuthResult::Failure::rejected;
+    const bool locked = throttle_.finish(ticket, r.ok      ? Outcome::succeeded
+                                                 : checked ? Outcome::failed
+                                                           : Outcome::not_checked);
     if (!running_) return;
     if (!r.ok) {
       counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
       log_.info("login of '{}' from {} failed: {}", name, conn->address(), r.reason);
+      if (!checked) {
+        conn->login_failed(Reason::internal_error, r.reason, false);
+        return;
+      }
       conn->login_failed(locked ? Reason::too_many_attempts : Reason::bad_credentials,
                          locked ? "too many failed logins; try again later" : r.reason, locked);
       return;

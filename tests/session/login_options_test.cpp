@@ -3,18 +3,22 @@
 
 #include "starhold/config.hpp"
 
-TEST_CASE("the login limits are read from the TOML logins section") {
+TEST_CASE("the login limits and hash cost are read from the TOML logins section") {
   const auto o = starhold::parse_server_options(R"(
 [logins]
 max_failed = 7
 lockout_ms = 1500
 max_failed_per_account = 40
 throttle_entries = 5000
+password_hash_cost = 15
+password_hash_parallelism = 3
 )");
   CHECK(o.max_failed_logins == 7);
   CHECK(o.login_lockout == std::chrono::milliseconds(1500));
   CHECK(o.max_failed_logins_per_account == 40);
   CHECK(o.login_throttle_entries == 5000);
+  CHECK(o.password_hash_cost == 15);
+  CHECK(o.password_hash_parallelism == 3);
   CHECK_THROWS_AS(starhold::parse_server_options("[logins]\nthrottle_entries = 2\n"),
                   starhold::ConfigError);
 }
