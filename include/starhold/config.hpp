@@ -14,7 +14,8 @@
 //              outbound_buffer_bytes, replay_buffer_bytes, max_message_rate
 //   [logins]   max_failed, lockout_ms, max_failed_per_account, throttle_entries,
 //              duplicate ("replace_old" | "refuse_new"), signup_on_first_login,
-//              password_hash_cost, password_hash_parallelism, password_hash_threads
+//              password_hash_cost, password_hash_parallelism, password_hash_threads,
+//              password_hash_queue
 //   [log]      level ("debug" | "info" | "warn" | "error")
 //
 // Each key means the ServerOptions field of the same name (see server.hpp);

@@ -96,7 +96,10 @@ struct ServerOptions {
   // Password guessing is counted before any password is checked: a login
   // attempt counts as failed from the moment it starts until it succeeds.
   // Per address: past max_failed_logins failed attempts (within
-  // login_lockout of each other) the address is refused for login_lockout.
+  // login_lockout of each other) the address is refused for login_lockout,
+  // and at most that many attempts (less its failures) are checked at once.
+  // Clients behind one NAT, or behind a proxy without the PROXY protocol,
+  // share one address and so this budget.
   int max_failed_logins = 5;
   std::chrono::milliseconds login_lockout{60000};
   // Per account: attempts from addresses that have not logged into the
@@ -123,8 +126,14 @@ struct ServerOptions {
   // outside them is refused, not computed.
   int password_hash_cost = 14;
   int password_hash_parallelism = 5;
-  // Threads that hash passwords (a login storm is bound by them); 0: one per core.
+  // Threads that hash passwords (a login storm is bound by them); 0: one per
+  // core. They run at a lower CPU priority (nice +10) than the process, so
+  // that under load the workers and network threads keep the cores.
   int password_hash_threads = 0;
+  // Logins waiting for a hashing thread; past it a login is refused at once
+  // with server_busy (retry shortly). 0: as many as the hashing threads
+  // finish in half of handshake_timeout, from the measured time per hash.
+  std::size_t password_hash_queue = 0;
 
   // ---- Logging ----
   LogSink log;  // empty: lines go to stderr

@@ -133,6 +133,7 @@ struct AuthResult {
   enum class Failure {
     rejected,     // the credentials were checked and are wrong: a failed attempt
     unavailable,  // they could not be checked (a store or record problem): internal_error
+    busy,         // not checked now; the client may retry shortly: server_busy
   };
   bool ok = false;
   std::string identity;  // the session's name when ok
@@ -142,6 +143,9 @@ struct AuthResult {
   static AuthResult reject(std::string reason) { return {false, {}, std::move(reason)}; }
   static AuthResult unavailable(std::string reason) {
     return {false, {}, std::move(reason), Failure::unavailable};
+  }
+  static AuthResult busy(std::string reason) {
+    return {false, {}, std::move(reason), Failure::busy};
   }
 };
 

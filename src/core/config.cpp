@@ -130,6 +130,7 @@ const std::vector<std::pair<std::string_view, Setter>>& keys() {
       {"logins.password_hash_cost", count(&O::password_hash_cost, 4)},
       {"logins.password_hash_parallelism", count(&O::password_hash_parallelism, 1)},
       {"logins.password_hash_threads", count(&O::password_hash_threads)},
+      {"logins.password_hash_queue", count(&O::password_hash_queue)},
       {"log.level",
        [](O& o, const Context& c) {
          const std::string v = c.string();

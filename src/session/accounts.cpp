@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 
-#include <algorithm>
 #include <memory>
 
 #include <fmt/format.h>
@@ -46,44 +45,14 @@ struct StoreAuthenticator::Lookup {
 
 StoreAuthenticator::StoreAuthenticator(task::TaskService& tasks, const ServerOptions& options,
                                        Log& log)
-    : tasks_(tasks), options_(options), configured_(configured_params(options)), log_(log) {
-  const unsigned n = options.password_hash_threads > 0
-                         ? static_cast<unsigned>(options.password_hash_threads)
-                         : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i)
-    threads_.emplace_back([this] { run(); });
-}
+    : tasks_(tasks),
+      options_(options),
+      configured_(configured_params(options)),
+      log_(log),
+      pool_(options.password_hash_threads, options.password_hash_queue,
+            options.handshake_timeout / 2, log) {}
 
-StoreAuthenticator::~StoreAuthenticator() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  for (auto& t : threads_)
-    t.join();
-}
-
-void StoreAuthenticator::post(std::function<void()> job) {
-  {
-    std::lock_guard lock(mu_);
-    jobs_.push_back(std::move(job));
-  }
-  cv_.notify_one();
-}
-
-void StoreAuthenticator::run() {
-  std::unique_lock lock(mu_);
-  for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;
-    auto job = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
-    job();
-    lock.lock();
-  }
-}
+StoreAuthenticator::~StoreAuthenticator() = default;
 
 void StoreAuthenticator::authenticate(const Credentials& c, std::function<void(AuthResult)> done) {
   if (!valid_name(c.name) || c.password.size() > kMaxPassword) {
@@ -106,8 +75,8 @@ void StoreAuthenticator::authenticate(const Credentials& c, std::function<void(A
           (*shared_done)(AuthResult::unavailable("the account could not be read"));
           return;
         }
-        // Hash off the committer thread.
-        post([this, found, name, password, shared_done] {
+        HashPool::Job job;
+        job.run = [this, found, name, password, shared_done] {
           try {
             if (found->exists) {
               check(*found, name, password, *shared_done);
@@ -118,7 +87,18 @@ void StoreAuthenticator::authenticate(const Credentials& c, std::function<void(A
             log_.error("the login of '{}' could not be checked: {}", name, e.what());
             (*shared_done)(AuthResult::unavailable("the login could not be checked"));
           }
-        });
+        };
+        job.cancel = [shared_done] {
+          (*shared_done)(AuthResult::unavailable("the server is stopping"));
+        };
+        if (!pool_.try_post(std::move(job))) {
+          log_.info(
+              "the password-hashing queue is full ({} waiting); the login of '{}' is "
+              "told to retry",
+              pool_.bound(), name);
+          (*shared_done)(AuthResult::busy(
+              "the server is busy checking other logins; try again in a few seconds"));
+        }
       });
 }
 
@@ -226,7 +206,11 @@ std::future<void> StoreAuthenticator::set_password(std::string name, std::string
   }
   auto promise = std::make_shared<std::promise<void>>();
   std::future<void> result = promise->get_future();
-  post([this, name = std::move(name), password = std::move(password), promise] {
+  HashPool::Job job;
+  job.cancel = [promise] {
+    promise->set_exception(std::make_exception_ptr(Error("set_password: the server stopped")));
+  };
+  job.run = [this, name = std::move(name), password = std::move(password), promise] {
     try {
       const std::string salt = new_salt();
       const ScryptParams p = configured_;
@@ -255,7 +239,8 @@ std::future<void> StoreAuthenticator::set_password(std::string name, std::string
     } catch (...) {
       promise->set_exception(std::current_exception());
     }
-  });
+  };
+  pool_.post(std::move(job));
   return result;
 }
 

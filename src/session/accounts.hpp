@@ -1,7 +1,8 @@
 // The default authenticator: accounts in the store, passwords as salted
 // scrypt hashes (password_hash.hpp). Hashing is deliberately slow, so it
-// runs on threads of its own, never on a worker (a task has 100 ms) or a
-// network thread. Unknown names cost the same hashing time as wrong
+// runs on the hashing threads (hash_pool.hpp), never on a worker (a task has
+// 100 ms) or a network thread; when their queue is full a login is answered
+// busy at once. Unknown names cost the same hashing time as wrong
 // passwords, so timing does not reveal which names exist.
 //
 // A login: a task reads the account; a hashing thread hashes the password
@@ -11,16 +12,12 @@
 // stores the new hash, unless the password changed meanwhile.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <future>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "core/log.hpp"
+#include "session/hash_pool.hpp"
 #include "session/password_hash.hpp"
 #include "starhold/server.hpp"
 #include "starhold/session.hpp"
@@ -44,8 +41,6 @@ class StoreAuthenticator final : public Authenticator {
 
  private:
   struct Lookup;
-  void run();  // a hashing thread
-  void post(std::function<void()> job);
   // On a hashing thread: checks password against the stored account.
   void check(const Lookup& found, const std::string& name, const std::string& password,
              const std::function<void(AuthResult)>& done);
@@ -60,11 +55,7 @@ class StoreAuthenticator final : public Authenticator {
   const ServerOptions& options_;
   const ScryptParams configured_;
   Log& log_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;  // guarded by mu_
-  bool stopping_ = false;                   // guarded by mu_
-  std::vector<std::thread> threads_;
+  HashPool pool_;  // last: its destructor joins threads that use the members above
 };
 
 }  // namespace starhold::session

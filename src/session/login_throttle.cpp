@@ -38,7 +38,7 @@ LoginThrottle::Verdict LoginThrottle::begin(const std::string& address, const st
   Entry& a = touch(address_key(address), now);
   if (a.locked_until > now) return Verdict::address_locked;
   if (now - a.last_failure > window_) a.failures = 0;
-  if (a.failures + a.in_flight >= per_address_) return Verdict::address_locked;
+  if (a.failures + a.in_flight >= per_address_) return Verdict::address_busy;
 
   const Entry* pair = find(pair_key(account, address));
   const bool trusted = pair != nullptr && pair->trusted_until > now;

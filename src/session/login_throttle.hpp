@@ -5,10 +5,12 @@
 // runs with the authenticator's answer. So N connections that guess at once
 // get no more guesses than one connection guessing N times.
 //
-// Per address: failures (in flight ones included) within `window` of each
-// other; at `per_address` the address is locked for `window`. An attacker
-// locks out only its own address (behind a proxy, enable the PROXY protocol
-// so that this is the client's address).
+// Per address: failures within `window` of each other; at `per_address` the
+// address is locked for `window`. Attempts in flight count against the same
+// budget, so while failures + attempts in flight reach it, new attempts are
+// refused as busy (not locked: they may succeed). An attacker locks out only
+// its own address (behind a proxy, enable the PROXY protocol so that this is
+// the client's address).
 // Per account: a token bucket of `per_account` guesses, refilled at
 // `per_account` per `window`; each attempt takes a token when it starts, a
 // success or an unchecked attempt gives it back. An empty bucket refuses
@@ -36,7 +38,12 @@ class LoginThrottle {
  public:
   using Clock = std::chrono::steady_clock;
 
-  enum class Verdict { allowed, address_locked, account_throttled };
+  enum class Verdict {
+    allowed,
+    address_locked,     // too many failures from the address
+    address_busy,       // its failures and attempts in flight use up its budget
+    account_throttled,  // the account's allowance for unknown addresses is empty
+  };
   enum class Outcome { succeeded, failed, not_checked };
 
   // An attempt that begin() allowed; hand it to finish() exactly once.

@@ -51,12 +51,22 @@ void SessionService::authenticate(std::shared_ptr<Connection> conn, Credentials 
   const auto verdict = throttle_.begin(conn->address(), name, ticket);
   if (verdict != LoginThrottle::Verdict::allowed) {
     counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
-    const bool address = verdict == LoginThrottle::Verdict::address_locked;
-    const std::string why = address ? "too many failed logins from this address; try again later"
-                                    : "too many failed logins for this account; try again later";
+    const char* why = "";
+    switch (verdict) {
+      case LoginThrottle::Verdict::address_locked:
+        why = "too many failed logins from this address; try again later";
+        break;
+      case LoginThrottle::Verdict::address_busy:
+        why = "too many logins from this address are being checked; try again in a moment";
+        break;
+      default:
+        why = "too many failed logins for this account; try again later";
+        break;
+    }
     log_.info("refused the login of '{}' from {} before checking it: {}", name, conn->address(),
               why);
-    conn->login_failed(Reason::too_many_attempts, why, true);
+    conn->login_failed(Reason::too_many_attempts, why,
+                       verdict != LoginThrottle::Verdict::address_busy);
     return;
   }
   auth_->authenticate(credentials, [this, conn, name, ticket](AuthResult r) {
@@ -70,7 +80,8 @@ void SessionService::authenticate(std::shared_ptr<Connection> conn, Credentials 
       counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
       log_.info("login of '{}' from {} failed: {}", name, conn->address(), r.reason);
       if (!checked) {
-        conn->login_failed(Reason::internal_error, r.reason, false);
+        const bool busy = r.failure == AuthResult::Failure::busy;
+        conn->login_failed(busy ? Reason::server_busy : Reason::internal_error, r.reason, false);
         return;
       }
       conn->login_failed(locked ? Reason::too_many_attempts : Reason::bad_credentials,

@@ -37,3 +37,9 @@ websocket_proxy_protocol = true
   CHECK_FALSE(o.tcp_proxy_protocol);
   CHECK(o.websocket_proxy_protocol);
 }
+
+TEST_CASE("the hashing queue is sized automatically unless the TOML file sets it") {
+  CHECK(starhold::ServerOptions{}.password_hash_queue == 0);
+  const auto o = starhold::parse_server_options("[logins]\npassword_hash_queue = 64\n");
+  CHECK(o.password_hash_queue == 64);
+}
