@@ -218,6 +218,12 @@ class Server {
   // be hashed or stored. Throws UsageError for a name that is not 1 to 64
   // printable bytes or a password over 1024 bytes, or with a custom authenticator.
   std::future<void> set_password(std::string name, std::string password);
+  // Reads tls_certificate and tls_private_key again and serves them to new
+  // TLS and secure WebSocket connections; connections already open keep
+  // the certificate they began with. Thread-safe, after start(). Throws
+  // TlsError naming the file and OpenSSL's reason (the server then keeps the
+  // certificate it had), UsageError if no listener uses TLS.
+  void reload_tls();
   // The port a listener is bound to (after start), or 0 if it is off.
   enum class Listener { tls, tcp, websocket };
   std::uint16_t port(Listener which) const;
@@ -261,9 +267,11 @@ class Server {
   std::unique_ptr<detail::Engine> engine_;
 };
 
-// Writes a self-signed certificate and its private key (PEM files, the key
-// readable by its owner only) for "localhost" and 127.0.0.1. For development
-// and tests: clients must be told to trust it. Throws std::runtime_error.
+// Writes a self-signed certificate and its private key (PEM files) for
+// "localhost" and 127.0.0.1, replacing existing files. The key is created
+// readable by its owner only (mode 0600) and never widened; each file
+// appears whole or not at all. For development and tests: clients must be
+// told to trust it. Throws TlsError.
 void write_development_certificate(const std::string& cert_file, const std::string& key_file);
 
 }  // namespace starhold

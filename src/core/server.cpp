@@ -1,4 +1,3 @@
-#include <filesystem>
 #include <memory>
 #include <mutex>
 
@@ -107,6 +106,10 @@ std::future<void> Server::set_password(std::string name, std::string password) {
   return engine_->sessions.set_password(std::move(name), std::move(password));
 }
 
+void Server::reload_tls() {
+  engine_->sessions.reload_tls();
+}
+
 std::uint16_t Server::port(Listener which) const {
   return engine_->sessions.port(which);
 }
@@ -210,9 +213,6 @@ Metrics Server::metrics() const {
 
 void write_development_certificate(const std::string& cert_file, const std::string& key_file) {
   net::write_self_signed_certificate(cert_file, key_file);
-  std::filesystem::permissions(
-      key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-      std::filesystem::perm_options::replace);
 }
 
 double Histogram::quantile_us(double q) const noexcept {

@@ -72,7 +72,9 @@ void SessionService::start() {
     if (options_.tls_certificate.empty() || options_.tls_private_key.empty()) {
       throw UsageError("TLS listeners need tls_certificate and tls_private_key");
     }
-    tls_ = net::TlsContext::server(options_.tls_certificate, options_.tls_private_key);
+    auto tls = net::TlsContext::server(options_.tls_certificate, options_.tls_private_key);
+    std::lock_guard lock(tls_mu_);
+    tls_ = std::move(tls);
   }
   const int n = std::max(1, options_.network_threads);
   for (int i = 0; i < n; ++i) {
@@ -169,7 +171,7 @@ void SessionService::accept_proxied(Listener& l, asio::io_context& io, tcp::sock
 void SessionService::open_connection(Listener& l, asio::io_context& io, tcp::socket socket,
                                      bool over_limit, const std::string& address) {
   try {
-    auto transport = net::server_transport(l.kind, std::move(socket), tls_);
+    auto transport = net::server_transport(l.kind, std::move(socket), tls_context());
     if (!address.empty()) transport->set_remote_address(address);
     auto conn = std::make_shared<Connection>(*this, io, std::move(transport), over_limit);
     {
@@ -217,6 +219,23 @@ void SessionService::connection_closed(bool over_limit) {
     connections_.fetch_sub(1);
     counters_.open.fetch_sub(1, std::memory_order_relaxed);
   }
+}
+
+std::shared_ptr<net::TlsContext> SessionService::tls_context() {
+  std::lock_guard lock(tls_mu_);
+  return tls_;
+}
+
+void SessionService::reload_tls() {
+  if (!tls_context()) throw UsageError("reload_tls: no listener of this server uses TLS");
+  // Built first: a bad file throws here and the current context stays.
+  auto fresh = net::TlsContext::server(options_.tls_certificate, options_.tls_private_key);
+  {
+    std::lock_guard lock(tls_mu_);
+    tls_ = std::move(fresh);
+  }
+  log_.info("reloaded TLS certificate '{}' and key '{}' for new connections",
+            options_.tls_certificate, options_.tls_private_key);
 }
 
 std::uint16_t SessionService::port(Server::Listener which) const {

@@ -69,6 +69,8 @@ class SessionService {
   // stay in the store and are ended at the next start.
   void stop();
   std::uint16_t port(Server::Listener which) const;
+  // Loads the certificate and key files again for new connections. Throws TlsError, UsageError.
+  void reload_tls();
 
   // ---- From tasks (the public Session API) ----
   void send(Transaction& tx, Session session, std::string_view message);
@@ -138,7 +140,9 @@ class SessionService {
   channel::ChannelService* channels_ = nullptr;
   std::shared_ptr<AppListener> app_;
   std::shared_ptr<Authenticator> auth_;
-  std::shared_ptr<net::TlsContext> tls_;
+  std::shared_ptr<net::TlsContext> tls_context();
+  std::mutex tls_mu_;
+  std::shared_ptr<net::TlsContext> tls_;  // guarded by tls_mu_; replaced by reload_tls
 
   std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
   std::vector<
