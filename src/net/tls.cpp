@@ -26,15 +26,6 @@
 namespace starhold::net {
 namespace {
 
-std::string openssl_reason() {
-  unsigned long e = ERR_get_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  return buf;
-}
-
 class TlsCategory final : public boost::system::error_category {
  public:
   const char* name() const noexcept override { return "starhold.tls"; }
@@ -138,6 +129,15 @@ void write_file(const std::string& path, mode_t mode, Emit&& emit) {
 }
 
 }  // namespace
+
+std::string openssl_reason() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "no reason given by OpenSSL";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
 
 bool is_ip_literal(const std::string& host) {
   ErrorCode ec;

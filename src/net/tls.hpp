@@ -52,6 +52,10 @@ class TlsContext {
   bool verify_;
 };
 
+// The reason of OpenSSL's oldest queued error (which it then clears), or a
+// note that OpenSSL gave none.
+std::string openssl_reason();
+
 // True for "127.0.0.1" or "::1", false for a host name (SNI is for names only).
 bool is_ip_literal(const std::string& host);
 

@@ -59,6 +59,10 @@ void StoreAuthenticator::authenticate(const Credentials& c, std::function<void(A
     done(AuthResult::reject("invalid name or password"));
     return;
   }
+  if (pool_.full()) {  // refused before any work: no task, no hash
+    refuse_busy(c.name, done);
+    return;
+  }
   auto found = std::make_shared<Lookup>();
   auto shared_done = std::make_shared<std::function<void(AuthResult)>>(std::move(done));
   const std::string name = c.name, password = c.password;
@@ -91,15 +95,15 @@ void StoreAuthenticator::authenticate(const Credentials& c, std::function<void(A
         job.cancel = [shared_done] {
           (*shared_done)(AuthResult::unavailable("the server is stopping"));
         };
-        if (!pool_.try_post(std::move(job))) {
-          log_.info(
-              "the password-hashing queue is full ({} waiting); the login of '{}' is "
-              "told to retry",
-              pool_.bound(), name);
-          (*shared_done)(AuthResult::busy(
-              "the server is busy checking other logins; try again in a few seconds"));
-        }
+        if (!pool_.try_post(std::move(job))) refuse_busy(name, *shared_done);
       });
+}
+
+void StoreAuthenticator::refuse_busy(const std::string& name,
+                                     const std::function<void(AuthResult)>& done) {
+  log_.info("the password-hashing queue is full ({} waiting); the login of '{}' is told to retry",
+            pool_.bound(), name);
+  done(AuthResult::busy("the server is busy checking other logins; try again in a few seconds"));
 }
 
 void StoreAuthenticator::check(const Lookup& found, const std::string& name,

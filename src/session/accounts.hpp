@@ -41,6 +41,8 @@ class StoreAuthenticator final : public Authenticator {
 
  private:
   struct Lookup;
+  // Answers a login busy: the hashing queue is full.
+  void refuse_busy(const std::string& name, const std::function<void(AuthResult)>& done);
   // On a hashing thread: checks password against the stored account.
   void check(const Lookup& found, const std::string& name, const std::string& password,
              const std::function<void(AuthResult)>& done);

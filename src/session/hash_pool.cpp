@@ -74,6 +74,11 @@ std::size_t HashPool::bound() {
   return bound_locked();
 }
 
+bool HashPool::full() {
+  std::lock_guard lock(mu_);
+  return stopping_ || jobs_.size() >= bound_locked();
+}
+
 std::size_t HashPool::bound_locked() const {
   if (fixed_bound_ > 0) return fixed_bound_;
   if (mean_job_seconds_ <= 0) return thread_count_ * kInitialJobsPerThread;

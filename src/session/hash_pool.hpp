@@ -50,6 +50,9 @@ class HashPool {
   void post(Job job);
   // The current bound on queued jobs.
   std::size_t bound();
+  // Whether try_post would refuse a job now (a hint: another thread may
+  // take or add a job the next moment).
+  bool full();
 
  private:
   void run();                        // a hashing thread

@@ -6,19 +6,11 @@
 
 #include <fmt/format.h>
 
+#include "net/tls.hpp"
+
 namespace starhold::session {
-namespace {
 
-std::string openssl_reason() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "no reason given by OpenSSL";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
-}  // namespace
+using net::openssl_reason;
 
 std::string describe(ScryptParams p) {
   return fmt::format("N=2^{}, r={}, p={}", p.cost, kScryptBlockSize, p.parallel);

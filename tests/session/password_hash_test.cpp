@@ -85,17 +85,24 @@ void hash_cost(starhold::ServerOptions& o, int cost, int parallelism) {
   o.signup_on_first_login = false;
 }
 
+// Creates the account `name` (password "secret", N=2^8, p=1) with a server
+// that then stops, and returns its stored record.
+StoredAccount create_account(const test::TempDir& dir, test::LogCapture& log,
+                             const std::string& name) {
+  {
+    test::NetServer net(dir.path(), log, [](auto& o) { hash_cost(o, 8, 1); });
+    net.server->set_password(name, "secret").get();
+  }
+  return read_account(dir.sub("store"), name);
+}
+
 }  // namespace
 
 TEST_CASE("a stored hash is upgraded at the next login once the configured cost rises") {
   test::TempDir dir;
   test::LogCapture log;
   const std::string store = dir.sub("store");
-  {
-    test::NetServer net(dir.path(), log, [](auto& o) { hash_cost(o, 8, 1); });
-    net.server->set_password("up", "secret").get();
-  }
-  const auto before = read_account(store, "up");
+  const auto before = create_account(dir, log, "up");
   CHECK(signed_field(before.record, 4, -1) == 8);
   CHECK(signed_field(before.record, 5, 1) == 1);
   {
@@ -121,11 +128,7 @@ TEST_CASE("a stored record with an absurd scrypt cost is refused without hashing
   test::TempDir dir;
   test::LogCapture log;
   const std::string store = dir.sub("store");
-  {
-    test::NetServer net(dir.path(), log, [](auto& o) { hash_cost(o, 8, 1); });
-    net.server->set_password("big", "secret").get();
-  }
-  auto a = read_account(store, "big");
+  auto a = create_account(dir, log, "big");
   auto cost = field(a.record, 4);
   REQUIRE(cost);
   // Replace the one-byte varint 16 (zig-zag of 8) by 80 (zig-zag of 40): N = 2^40.
@@ -143,11 +146,7 @@ TEST_CASE("a stored hash of the wrong length is refused, not compared past its e
   test::TempDir dir;
   test::LogCapture log;
   const std::string store = dir.sub("store");
-  {
-    test::NetServer net(dir.path(), log, [](auto& o) { hash_cost(o, 8, 1); });
-    net.server->set_password("short", "secret").get();
-  }
-  auto a = read_account(store, "short");
+  auto a = create_account(dir, log, "short");
   auto hash = field(a.record, 3);
   REQUIRE(hash);
   REQUIRE(hash->size == 32);
