@@ -130,6 +130,14 @@ class Overloaded : public Error {
   using Error::Error;
 };
 
+// A TLS certificate or private key that cannot be used (unreadable, not
+// PEM, or a key that does not match the certificate). The message names the
+// file and OpenSSL's reason.
+class TlsError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A call was made where it is not allowed: a Transaction used after its task
 // ended, a handler registered after start, an unknown task handler name.
 class UsageError : public Error {

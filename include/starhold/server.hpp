@@ -74,6 +74,15 @@ struct ServerOptions {
   bool websocket_tls = true;
   std::string tls_certificate;  // PEM certificate chain, for TLS and secure WebSocket
   std::string tls_private_key;  // PEM key
+  // Per listener: every connection starts with a PROXY protocol v2 header
+  // (sent by a TLS terminator or load balancer in front of the server), whose
+  // client address then counts for logs and login limits. A connection
+  // without a valid header is refused (and logged). Enable only behind a
+  // proxy that sends one: a client that connects directly could name any
+  // address.
+  bool tls_proxy_protocol = false;
+  bool tcp_proxy_protocol = false;
+  bool websocket_proxy_protocol = false;
   int network_threads = 1;
   std::uint32_t max_message_bytes = 65536;  // largest frame either way
   std::size_t max_connections = 10000;
@@ -90,19 +99,47 @@ struct ServerOptions {
   // Counted messages a client may send per second (bursts of twice that);
   // faster is a flood. 0: no limit.
   std::uint32_t max_message_rate = 1000;
-  // Failed logins from one address before it is refused for login_lockout.
+  // Password guessing is counted before any password is checked: a login
+  // attempt counts as failed from the moment it starts until it succeeds.
+  // Per address: past max_failed_logins failed attempts (within
+  // login_lockout of each other) the address is refused for login_lockout,
+  // and at most that many attempts (less its failures) are checked at once.
+  // Clients behind one NAT, or behind a proxy without the PROXY protocol,
+  // share one address and so this budget.
   int max_failed_logins = 5;
   std::chrono::milliseconds login_lockout{60000};
+  // Per account: attempts from addresses that have not logged into the
+  // account in the last 24 hours share an allowance of this many failed
+  // attempts, refilled at this many per login_lockout; while it is empty
+  // they are refused (too_many_attempts). A throttle, not a lock: the
+  // account's owner, from an address it logged in from, is never refused by it.
+  int max_failed_logins_per_account = 20;
+  // Addresses and accounts remembered for the limits above; past this many,
+  // the least recently used are forgotten first.
+  std::size_t login_throttle_entries = 100000;
   // A second login of a live identity: replace the old session, or refuse the new login.
   enum class DuplicateLogin { replace_old, refuse_new };
   DuplicateLogin duplicate_login = DuplicateLogin::replace_old;
   // Default authenticator: create an account at the first login of a new name.
   bool signup_on_first_login = false;
-  // Default authenticator: scrypt cost, as log2 of N (14: about 16 MiB and
-  // tens of milliseconds a hash). Stored with each hash, so it can change.
+  // Default authenticator: scrypt with r = 8, N = 2^password_hash_cost and
+  // p = password_hash_parallelism. The default, N = 2^14 and p = 5, is one of
+  // OWASP's equivalent minimums: 16 MiB and about 280 ms of one core per
+  // hash on the development machine (docs/architecture.md). N and p are
+  // stored with each hash; a hash made with cheaper parameters than these
+  // is remade at the account's next login. Bounds: N from 2^4 to 2^18, p
+  // from 1 to 16, N * p at most 2^20 (UsageError otherwise); a stored hash
+  // outside them is refused, not computed.
   int password_hash_cost = 14;
-  // Threads that hash passwords (a login storm is bound by them); 0: one per core.
+  int password_hash_parallelism = 5;
+  // Threads that hash passwords (a login storm is bound by them); 0: one per
+  // core. They run at a lower CPU priority (nice +10) than the process, so
+  // that under load the workers and network threads keep the cores.
   int password_hash_threads = 0;
+  // Logins waiting for a hashing thread; past it a login is refused at once
+  // with server_busy (retry shortly). 0: as many as the hashing threads
+  // finish in half of handshake_timeout, from the measured time per hash.
+  std::size_t password_hash_queue = 0;
 
   // The clock of task time limits, delays, periods and backoff; null: the
   // system's clocks (see clock.hpp).
@@ -156,8 +193,9 @@ struct Metrics {
   std::uint64_t logins_succeeded = 0;
   std::uint64_t logins_failed = 0;
   std::uint64_t reconnects = 0;
-  std::uint64_t messages_received = 0;  // counted frames from clients
-  std::uint64_t messages_sent = 0;      // counted frames to clients
+  std::uint64_t login_throttle_entries = 0;  // addresses and accounts the login limits remember
+  std::uint64_t messages_received = 0;       // counted frames from clients
+  std::uint64_t messages_sent = 0;           // counted frames to clients
   // Disconnects by protocol reason code (index = code; 0: network error or close).
   std::array<std::uint64_t, 32> disconnects{};
 };
@@ -198,9 +236,18 @@ class Server {
   void set_app_listener(std::shared_ptr<AppListener> app);
   // Replaces the default authenticator (accounts in the store). Before start().
   void set_authenticator(std::shared_ptr<Authenticator> authenticator);
-  // Creates or replaces an account of the default authenticator. Thread-safe;
-  // the future is ready when the account is stored.
+  // Creates or replaces an account of the default authenticator, hashing
+  // the password on a hashing thread. Thread-safe; the future is ready when
+  // the account is stored, or holds starhold::Error if the password could not
+  // be hashed or stored. Throws UsageError for a name that is not 1 to 64
+  // printable bytes or a password over 1024 bytes, or with a custom authenticator.
   std::future<void> set_password(std::string name, std::string password);
+  // Reads tls_certificate and tls_private_key again and serves them to new
+  // TLS and secure WebSocket connections; connections already open keep
+  // the certificate they began with. Thread-safe, after start(). Throws
+  // TlsError naming the file and OpenSSL's reason (the server then keeps the
+  // certificate it had), UsageError if no listener uses TLS.
+  void reload_tls();
   // The port a listener is bound to (after start), or 0 if it is off.
   enum class Listener { tls, tcp, websocket };
   std::uint16_t port(Listener which) const;
@@ -246,9 +293,11 @@ class Server {
   std::unique_ptr<detail::Engine> engine_;
 };
 
-// Writes a self-signed certificate and its private key (PEM files, the key
-// readable by its owner only) for "localhost" and 127.0.0.1. For development
-// and tests: clients must be told to trust it. Throws std::runtime_error.
+// Writes a self-signed certificate and its private key (PEM files) for
+// "localhost" and 127.0.0.1, replacing existing files. The key is created
+// readable by its owner only (mode 0600) and never widened; each file
+// appears whole or not at all. For development and tests: clients must be
+// told to trust it. Throws TlsError.
 void write_development_certificate(const std::string& cert_file, const std::string& key_file);
 
 }  // namespace starhold

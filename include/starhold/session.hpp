@@ -129,16 +129,31 @@ struct Credentials {
 };
 
 struct AuthResult {
+  // Why a login was not accepted.
+  enum class Failure {
+    rejected,     // the credentials were checked and are wrong: a failed attempt
+    unavailable,  // they could not be checked (a store or record problem): internal_error
+    busy,         // not checked now; the client may retry shortly: server_busy
+  };
   bool ok = false;
   std::string identity;  // the session's name when ok
   std::string reason;    // why not, when not ok (sent to the client)
+  Failure failure = Failure::rejected;
   static AuthResult accept(std::string identity) { return {true, std::move(identity), {}}; }
   static AuthResult reject(std::string reason) { return {false, {}, std::move(reason)}; }
+  static AuthResult unavailable(std::string reason) {
+    return {false, {}, std::move(reason), Failure::unavailable};
+  }
+  static AuthResult busy(std::string reason) {
+    return {false, {}, std::move(reason), Failure::busy};
+  }
 };
 
 // Decides who may log in. The default keeps accounts in the store with
 // salted scrypt hashes. authenticate may complete on any thread, exactly
-// once, and must not block its caller (a network thread) for long.
+// once, and must not block its caller (a network thread) for long. The
+// server limits guessing before it calls authenticate (docs/protocol.md,
+// Login limits); only `rejected` results count as failed attempts.
 class Authenticator {
  public:
   virtual ~Authenticator() = default;

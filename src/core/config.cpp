@@ -101,6 +101,9 @@ const std::vector<std::pair<std::string_view, Setter>>& keys() {
       {"network.websocket_tls", flag(&O::websocket_tls)},
       {"network.tls_certificate", text(&O::tls_certificate)},
       {"network.tls_private_key", text(&O::tls_private_key)},
+      {"network.tls_proxy_protocol", flag(&O::tls_proxy_protocol)},
+      {"network.tcp_proxy_protocol", flag(&O::tcp_proxy_protocol)},
+      {"network.websocket_proxy_protocol", flag(&O::websocket_proxy_protocol)},
       {"network.threads", count(&O::network_threads, 1)},
       {"network.max_message_bytes", count(&O::max_message_bytes, 256)},
       {"network.max_connections", count(&O::max_connections, 1)},
@@ -114,6 +117,8 @@ const std::vector<std::pair<std::string_view, Setter>>& keys() {
       {"network.max_message_rate", count(&O::max_message_rate)},
       {"logins.max_failed", count(&O::max_failed_logins, 1)},
       {"logins.lockout_ms", duration(&O::login_lockout, 0)},
+      {"logins.max_failed_per_account", count(&O::max_failed_logins_per_account, 1)},
+      {"logins.throttle_entries", count(&O::login_throttle_entries, 3)},
       {"logins.duplicate",
        [](O& o, const Context& c) {
          const std::string v = c.string();
@@ -127,7 +132,9 @@ const std::vector<std::pair<std::string_view, Setter>>& keys() {
        }},
       {"logins.signup_on_first_login", flag(&O::signup_on_first_login)},
       {"logins.password_hash_cost", count(&O::password_hash_cost, 4)},
+      {"logins.password_hash_parallelism", count(&O::password_hash_parallelism, 1)},
       {"logins.password_hash_threads", count(&O::password_hash_threads)},
+      {"logins.password_hash_queue", count(&O::password_hash_queue)},
       {"log.level",
        [](O& o, const Context& c) {
          const std::string v = c.string();

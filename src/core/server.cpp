@@ -1,4 +1,3 @@
-#include <filesystem>
 #include <memory>
 #include <mutex>
 
@@ -111,6 +110,10 @@ std::future<void> Server::set_password(std::string name, std::string password) {
   return engine_->sessions.set_password(std::move(name), std::move(password));
 }
 
+void Server::reload_tls() {
+  engine_->sessions.reload_tls();
+}
+
 std::uint16_t Server::port(Listener which) const {
   return engine_->sessions.port(which);
 }
@@ -209,6 +212,7 @@ Metrics Server::metrics() const {
   m.logins_succeeded = n.logins_ok.load();
   m.logins_failed = n.logins_failed.load();
   m.reconnects = n.reconnects.load();
+  m.login_throttle_entries = engine_->sessions.throttle_entries();
   m.messages_received = n.received.load();
   m.messages_sent = n.sent.load();
   for (std::size_t i = 0; i < m.disconnects.size(); ++i)
@@ -232,9 +236,6 @@ Health Server::health() const {
 
 void write_development_certificate(const std::string& cert_file, const std::string& key_file) {
   net::write_self_signed_certificate(cert_file, key_file);
-  std::filesystem::permissions(
-      key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-      std::filesystem::perm_options::replace);
 }
 
 double Histogram::quantile_us(double q) const noexcept {

@@ -59,6 +59,7 @@ enum class Reason : std::uint16_t {
   session_expired = 19,
   handshake_timeout = 20,
   internal_error = 21,
+  server_busy = 22,
 };
 
 const char* reason_name(Reason r) noexcept;

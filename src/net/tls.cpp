@@ -1,14 +1,20 @@
 #include "net/tls.hpp"
 
+#include "starhold/errors.hpp"
+
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
-
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -19,15 +25,6 @@
 
 namespace starhold::net {
 namespace {
-
-std::string openssl_reason() {
-  unsigned long e = ERR_get_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  return buf;
-}
 
 class TlsCategory final : public boost::system::error_category {
  public:
@@ -77,7 +74,70 @@ const BIO_METHOD* nosignal_socket_method() {
 constexpr long kModes =
     SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
 
+// TLS 1.2 suites: forward secret (ECDHE) and AEAD (GCM, ChaCha20-Poly1305)
+// only; no CBC, no RSA key exchange.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+// TLS 1.3 suites (all AEAD), named rather than left to the library's defaults.
+constexpr const char* kTls13Suites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
+// Starhold's TLS policy, for both sides: TLS 1.2 or newer, the suites
+// above, no renegotiation, no compression.
+void apply_policy(SSL_CTX* ctx) {
+  SSL_CTX_set_mode(ctx, kModes);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
+      SSL_CTX_set_ciphersuites(ctx, kTls13Suites) != 1) {
+    throw TlsError("cannot apply the TLS policy: " + openssl_reason());
+  }
+}
+
+// Writes path through a new file beside it, created with `mode` (never
+// widened later), then renamed over path: readers see the old file or the
+// whole new one.
+template <class Emit>
+void write_file(const std::string& path, mode_t mode, Emit&& emit) {
+  std::string tmp = path + ".XXXXXX";
+  // mkostemp creates 0600; a wider mode needs an open() of a name of our own.
+  int fd = -1;
+  if (mode == 0600) {
+    fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  } else {
+    unsigned char r[6];
+    if (RAND_bytes(r, sizeof r) != 1) throw TlsError("RAND_bytes failed: " + openssl_reason());
+    tmp = fmt::format("{}.{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", path, r[0], r[1], r[2], r[3], r[4],
+                      r[5]);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  }
+  if (fd < 0) throw TlsError(fmt::format("cannot create '{}': {}", tmp, std::strerror(errno)));
+  std::unique_ptr<FILE, decltype(&std::fclose)> f(::fdopen(fd, "w"), std::fclose);
+  if (!f) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw TlsError(fmt::format("cannot write '{}': {}", tmp, std::strerror(errno)));
+  }
+  const bool written = emit(f.get()) == 1 && std::fflush(f.get()) == 0 && ::fsync(fd) == 0;
+  f.reset();
+  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw TlsError(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  }
+}
+
 }  // namespace
+
+std::string openssl_reason() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "no reason given by OpenSSL";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
 
 bool is_ip_literal(const std::string& host) {
   ErrorCode ec;
@@ -97,19 +157,16 @@ std::shared_ptr<TlsContext> TlsContext::server(const std::string& cert_file,
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) throw std::runtime_error("SSL_CTX_new failed: " + openssl_reason());
   std::shared_ptr<TlsContext> c(new TlsContext(ctx, false));
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_mode(ctx, kModes);
+  apply_policy(ctx);
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
-    throw std::runtime_error(
-        fmt::format("cannot use TLS certificate '{}': {}", cert_file, openssl_reason()));
+    throw TlsError(fmt::format("cannot use TLS certificate '{}': {}", cert_file, openssl_reason()));
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    throw std::runtime_error(
-        fmt::format("cannot use TLS key '{}': {}", key_file, openssl_reason()));
+    throw TlsError(fmt::format("cannot use TLS key '{}': {}", key_file, openssl_reason()));
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    throw std::runtime_error(
-        fmt::format("TLS key '{}' does not match certificate '{}'", key_file, cert_file));
+    throw TlsError(fmt::format("TLS key '{}' does not match certificate '{}': {}", key_file,
+                               cert_file, openssl_reason()));
   }
   return c;
 }
@@ -118,8 +175,7 @@ std::shared_ptr<TlsContext> TlsContext::client(const std::string& ca_file, bool 
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   if (ctx == nullptr) throw std::runtime_error("SSL_CTX_new failed: " + openssl_reason());
   std::shared_ptr<TlsContext> c(new TlsContext(ctx, verify));
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_mode(ctx, kModes);
+  apply_policy(ctx);
   if (verify) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
     const int ok = ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
@@ -320,14 +376,10 @@ void write_self_signed_certificate(const std::string& cert_file, const std::stri
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
     throw std::runtime_error("cannot sign the certificate: " + openssl_reason());
   }
-  auto write = [](const std::string& path, auto&& emit) {
-    std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(path.c_str(), "w"), std::fclose);
-    if (!f || emit(f.get()) != 1) throw std::runtime_error("cannot write '" + path + "'");
-  };
-  write(key_file, [&](FILE* f) {
+  write_file(key_file, 0600, [&](FILE* f) {
     return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   });
-  write(cert_file, [&](FILE* f) { return PEM_write_X509(f, cert.get()); });
+  write_file(cert_file, 0644, [&](FILE* f) { return PEM_write_X509(f, cert.get()); });
 }
 
 }  // namespace starhold::net

@@ -23,11 +23,15 @@ namespace starhold::net {
 
 using ErrorCode = boost::system::error_code;
 
-// An SSL_CTX with Starhold's settings. Shared by every connection of a listener.
+// An SSL_CTX with Starhold's settings and TLS policy, on both sides: TLS 1.2
+// or newer; ECDHE with AES-GCM or ChaCha20-Poly1305 in TLS 1.2 (AEAD only),
+// the three standard TLS 1.3 suites; renegotiation and compression off.
+// Shared by every connection of a listener; each SSL holds a reference, so
+// a replaced context lives on until its last connection ends.
 class TlsContext {
  public:
   // Server side: certificate chain and private key, PEM files. Throws
-  // std::runtime_error naming the file and OpenSSL's reason.
+  // TlsError naming the file and OpenSSL's reason.
   static std::shared_ptr<TlsContext> server(const std::string& cert_file,
                                             const std::string& key_file);
   // Client side: verifies the server against ca_file (PEM) when given,
@@ -47,6 +51,10 @@ class TlsContext {
   SSL_CTX* ctx_;
   bool verify_;
 };
+
+// The reason of OpenSSL's oldest queued error (which it then clears), or a
+// note that OpenSSL gave none.
+std::string openssl_reason();
 
 // True for "127.0.0.1" or "::1", false for a host name (SNI is for names only).
 bool is_ip_literal(const std::string& host);
@@ -93,7 +101,10 @@ class TlsStream {
 };
 
 // Writes a self-signed certificate and its EC P-256 key (PEM) valid for
-// "localhost" and 127.0.0.1, for development and tests. Throws std::runtime_error.
+// "localhost" and 127.0.0.1, for development and tests. Each file is written
+// to a new file beside it (the key's created with mode 0600, the
+// certificate's 0644, less the umask) and renamed over the old one. Throws
+// TlsError.
 void write_self_signed_certificate(const std::string& cert_file, const std::string& key_file,
                                    const std::string& common_name = "localhost");
 

@@ -42,6 +42,8 @@ class Transport {
 
   virtual TransportKind kind() const noexcept = 0;
   const std::string& remote_address() const noexcept { return remote_; }
+  // The client's address as a PROXY protocol header named it.
+  void set_remote_address(std::string address) { remote_ = std::move(address); }
 
  protected:
   std::string remote_;

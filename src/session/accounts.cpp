@@ -1,12 +1,10 @@
 #include "session/accounts.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
-#include <algorithm>
 #include <memory>
-#include <stdexcept>
+
+#include <fmt/format.h>
 
 #include "session/records.hpp"
 #include "task/task_service.hpp"
@@ -14,9 +12,9 @@
 namespace starhold::session {
 namespace {
 
-constexpr std::size_t kHashBytes = 32;
 constexpr std::size_t kMaxName = 64;
 constexpr std::size_t kMaxPassword = 1024;
+constexpr const char* kWrong = "unknown name or wrong password";
 
 // A name is 1..64 bytes of printable characters, no spaces at either end.
 bool valid_name(const std::string& n) {
@@ -27,85 +25,42 @@ bool valid_name(const std::string& n) {
   return true;
 }
 
-struct Lookup {
-  bool exists = false;
-  std::string salt, hash;
-  int cost = 0;
-};
+ScryptParams configured_params(const ServerOptions& o) {
+  const ScryptParams p{o.password_hash_cost, o.password_hash_parallelism};
+  if (const std::string problem = scrypt_params_problem(p); !problem.empty()) {
+    throw UsageError(
+        fmt::format("password_hash_cost and password_hash_parallelism ({}) cannot be used: {}",
+                    describe(p), problem));
+  }
+  return p;
+}
 
 }  // namespace
 
+struct StoreAuthenticator::Lookup {
+  bool exists = false;
+  std::string salt, hash;
+  ScryptParams params;
+};
+
 StoreAuthenticator::StoreAuthenticator(task::TaskService& tasks, const ServerOptions& options,
                                        Log& log)
-    : tasks_(tasks), options_(options), log_(log) {
-  const unsigned n = options.password_hash_threads > 0
-                         ? static_cast<unsigned>(options.password_hash_threads)
-                         : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i)
-    threads_.emplace_back([this] { run(); });
-}
+    : tasks_(tasks),
+      options_(options),
+      configured_(configured_params(options)),
+      log_(log),
+      pool_(options.password_hash_threads, options.password_hash_queue,
+            options.handshake_timeout / 2, log) {}
 
-StoreAuthenticator::~StoreAuthenticator() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  for (auto& t : threads_)
-    t.join();
-}
-
-std::string StoreAuthenticator::new_salt() {
-  std::string salt(16, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) !=
-      1) {
-    throw std::runtime_error("RAND_bytes failed");
-  }
-  return salt;
-}
-
-std::string StoreAuthenticator::hash(const std::string& password, const std::string& salt,
-                                     int cost) {
-  std::string out(kHashBytes, '\0');
-  const std::uint64_t n = std::uint64_t{1} << cost;
-  const std::uint64_t r = 8, p = 1;
-  const std::uint64_t maxmem = 128 * r * n + (std::uint64_t{1} << 20);
-  if (EVP_PBE_scrypt(password.data(), password.size(),
-                     reinterpret_cast<const unsigned char*>(salt.data()), salt.size(), n, r, p,
-                     maxmem, reinterpret_cast<unsigned char*>(out.data()), out.size()) != 1) {
-    throw std::runtime_error("scrypt failed");
-  }
-  return out;
-}
-
-void StoreAuthenticator::post(std::function<void()> job) {
-  {
-    std::lock_guard lock(mu_);
-    jobs_.push_back(std::move(job));
-  }
-  cv_.notify_one();
-}
-
-void StoreAuthenticator::run() {
-  std::unique_lock lock(mu_);
-  for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;
-    auto job = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
-    try {
-      job();
-    } catch (const std::exception& e) {
-      log_.error("authentication failed internally: {}", e.what());
-    }
-    lock.lock();
-  }
-}
+StoreAuthenticator::~StoreAuthenticator() = default;
 
 void StoreAuthenticator::authenticate(const Credentials& c, std::function<void(AuthResult)> done) {
   if (!valid_name(c.name) || c.password.size() > kMaxPassword) {
     done(AuthResult::reject("invalid name or password"));
+    return;
+  }
+  if (pool_.full()) {  // refused before any work: no task, no hash
+    refuse_busy(c.name, done);
     return;
   }
   auto found = std::make_shared<Lookup>();
@@ -116,57 +71,136 @@ void StoreAuthenticator::authenticate(const Credentials& c, std::function<void(A
       [found, name](Transaction& tx) {
         *found = Lookup{};
         if (auto* a = tx.find<Account>(account_name(name))) {
-          *found = Lookup{true, a->salt, a->hash, a->cost};
+          *found = Lookup{true, a->salt, a->hash, ScryptParams{a->cost, a->parallel}};
         }
       },
       [this, found, name, password, shared_done](std::exception_ptr e) {
         if (e) {
-          (*shared_done)(AuthResult::reject("the account could not be read"));
+          (*shared_done)(AuthResult::unavailable("the account could not be read"));
           return;
         }
-        // Hash off the committer thread.
-        post([this, found, name, password, shared_done] {
-          const int cost = options_.password_hash_cost;
-          if (found->exists) {
-            const std::string h = hash(password, found->salt, found->cost);
-            const bool ok = CRYPTO_memcmp(h.data(), found->hash.data(), kHashBytes) == 0 &&
-                            found->hash.size() == kHashBytes;
-            (*shared_done)(ok ? AuthResult::accept(name)
-                              : AuthResult::reject("unknown name or wrong password"));
-            return;
+        HashPool::Job job;
+        job.run = [this, found, name, password, shared_done] {
+          try {
+            if (found->exists) {
+              check(*found, name, password, *shared_done);
+            } else {
+              sign_up(name, password, *shared_done);
+            }
+          } catch (const std::exception& e) {
+            log_.error("the login of '{}' could not be checked: {}", name, e.what());
+            (*shared_done)(AuthResult::unavailable("the login could not be checked"));
           }
-          const std::string salt = new_salt();
-          const std::string h = hash(password, salt, cost);  // also when refusing: same timing
-          if (!options_.signup_on_first_login) {
-            (*shared_done)(AuthResult::reject("unknown name or wrong password"));
-            return;
-          }
-          // Sign up, unless someone took the name meanwhile.
-          auto created = std::make_shared<bool>(false);
-          tasks_.submit(
-              "starhold.signup",
-              [name, salt, h, cost, created](Transaction& tx) {
-                *created = false;
-                if (tx.find<Account>(account_name(name)) != nullptr) return;
-                auto& a = tx.create<Account>();
-                a.name = name;
-                a.salt = salt;
-                a.hash = h;
-                a.cost = cost;
-                tx.bind(account_name(name), a);
-                *created = true;
-              },
-              [this, name, created, shared_done](std::exception_ptr e2) {
-                if (e2 || !*created) {
-                  (*shared_done)(AuthResult::reject(e2 ? "the account could not be created"
-                                                       : "that name was just taken"));
-                  return;
-                }
-                log_.info("created an account for '{}'", name);
-                (*shared_done)(AuthResult::accept(name));
-              });
-        });
+        };
+        job.cancel = [shared_done] {
+          (*shared_done)(AuthResult::unavailable("the server is stopping"));
+        };
+        if (!pool_.try_post(std::move(job))) refuse_busy(name, *shared_done);
       });
+}
+
+void StoreAuthenticator::refuse_busy(const std::string& name,
+                                     const std::function<void(AuthResult)>& done) {
+  log_.info("the password-hashing queue is full ({} waiting); the login of '{}' is told to retry",
+            pool_.bound(), name);
+  done(AuthResult::busy("the server is busy checking other logins; try again in a few seconds"));
+}
+
+void StoreAuthenticator::check(const Lookup& found, const std::string& name,
+                               const std::string& password,
+                               const std::function<void(AuthResult)>& done) {
+  if (const std::string problem = scrypt_params_problem(found.params); !problem.empty()) {
+    log_.error(
+        "the account '{}' cannot be checked: its stored scrypt parameters ({}) are outside "
+        "what this server computes ({}); set its password again",
+        name, describe(found.params), problem);
+    done(AuthResult::unavailable("the account cannot be checked"));
+    return;
+  }
+  if (found.hash.size() != kPasswordHashBytes) {
+    log_.error(
+        "the account '{}' cannot be checked: its stored hash has {} bytes, not {}; set its "
+        "password again",
+        name, found.hash.size(), kPasswordHashBytes);
+    done(AuthResult::unavailable("the account cannot be checked"));
+    return;
+  }
+  const std::string h = scrypt_hash(password, found.salt, found.params);
+  if (CRYPTO_memcmp(h.data(), found.hash.data(), kPasswordHashBytes) != 0) {
+    done(AuthResult::reject(kWrong));
+    return;
+  }
+  done(AuthResult::accept(name));
+  if (needs_upgrade(found.params, configured_)) upgrade(name, password, found);
+}
+
+void StoreAuthenticator::sign_up(const std::string& name, const std::string& password,
+                                 const std::function<void(AuthResult)>& done) {
+  const std::string salt = new_salt();
+  const ScryptParams p = configured_;
+  const std::string h = scrypt_hash(password, salt, p);  // also when refusing: same timing
+  if (!options_.signup_on_first_login) {
+    done(AuthResult::reject(kWrong));
+    return;
+  }
+  // Sign up, unless someone took the name meanwhile.
+  auto created = std::make_shared<bool>(false);
+  tasks_.submit(
+      "starhold.signup",
+      [name, salt, h, p, created](Transaction& tx) {
+        *created = false;
+        if (tx.find<Account>(account_name(name)) != nullptr) return;
+        auto& a = tx.create<Account>();
+        a.name = name;
+        a.salt = salt;
+        a.hash = h;
+        a.cost = p.cost;
+        a.parallel = p.parallel;
+        tx.bind(account_name(name), a);
+        *created = true;
+      },
+      [this, name, created, done](std::exception_ptr e) {
+        if (e) {
+          done(AuthResult::unavailable("the account could not be created"));
+        } else if (!*created) {
+          done(AuthResult::reject("that name was just taken"));
+        } else {
+          log_.info("created an account for '{}'", name);
+          done(AuthResult::accept(name));
+        }
+      });
+}
+
+void StoreAuthenticator::upgrade(const std::string& name, const std::string& password,
+                                 const Lookup& found) {
+  try {
+    const std::string salt = new_salt();
+    const ScryptParams from = found.params, to = configured_;
+    const std::string h = scrypt_hash(password, salt, to);
+    auto stored = std::make_shared<bool>(false);
+    tasks_.submit(
+        "starhold.upgrade-password-hash",
+        [name, old = found.hash, salt, h, to, stored](Transaction& tx) {
+          *stored = false;
+          Account* a = tx.find<Account>(account_name(name));
+          if (a == nullptr || a->hash != old) return;  // the password changed meanwhile
+          a->salt = salt;
+          a->hash = h;
+          a->cost = to.cost;
+          a->parallel = to.parallel;
+          *stored = true;
+        },
+        [this, name, from, to, stored](std::exception_ptr e) {
+          if (e) {
+            log_.warn("the upgraded password hash of '{}' could not be stored", name);
+          } else if (*stored) {
+            log_.info("upgraded the password hash of '{}' from {} to {}", name, describe(from),
+                      describe(to));
+          }
+        });
+  } catch (const std::exception& e) {
+    log_.warn("the password hash of '{}' could not be upgraded: {}", name, e.what());
+  }
 }
 
 std::future<void> StoreAuthenticator::set_password(std::string name, std::string password) {
@@ -174,20 +208,44 @@ std::future<void> StoreAuthenticator::set_password(std::string name, std::string
     throw UsageError(
         "set_password: the name must be 1 to 64 printable bytes and the password at most 1024");
   }
-  const std::string salt = new_salt();
-  const int cost = options_.password_hash_cost;
-  const std::string h = hash(password, salt, cost);
-  return tasks_.submit_future("starhold.set-password", [name, salt, h, cost](Transaction& tx) {
-    Account* a = tx.find<Account>(account_name(name));
-    if (a == nullptr) {
-      a = &tx.create<Account>();
-      a->name = name;
-      tx.bind(account_name(name), *a);
+  auto promise = std::make_shared<std::promise<void>>();
+  std::future<void> result = promise->get_future();
+  HashPool::Job job;
+  job.cancel = [promise] {
+    promise->set_exception(std::make_exception_ptr(Error("set_password: the server stopped")));
+  };
+  job.run = [this, name = std::move(name), password = std::move(password), promise] {
+    try {
+      const std::string salt = new_salt();
+      const ScryptParams p = configured_;
+      const std::string h = scrypt_hash(password, salt, p);
+      tasks_.submit(
+          "starhold.set-password",
+          [name, salt, h, p](Transaction& tx) {
+            Account* a = tx.find<Account>(account_name(name));
+            if (a == nullptr) {
+              a = &tx.create<Account>();
+              a->name = name;
+              tx.bind(account_name(name), *a);
+            }
+            a->salt = salt;
+            a->hash = h;
+            a->cost = p.cost;
+            a->parallel = p.parallel;
+          },
+          [promise](std::exception_ptr e) {
+            if (e) {
+              promise->set_exception(e);
+            } else {
+              promise->set_value();
+            }
+          });
+    } catch (...) {
+      promise->set_exception(std::current_exception());
     }
-    a->salt = salt;
-    a->hash = h;
-    a->cost = cost;
-  });
+  };
+  pool_.post(std::move(job));
+  return result;
 }
 
 }  // namespace starhold::session

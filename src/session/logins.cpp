@@ -1,5 +1,6 @@
-// Logins and reconnects: authentication, the login task, the one-session-
-// per-identity policy, failed-attempt limits, and resuming a lost session.
+// Logins and reconnects: authentication (behind the limits on guessing, see
+// login_throttle.hpp), the login task, the one-session-per-identity policy,
+// and resuming a lost session.
 #include <openssl/rand.h>
 
 #include <fmt/format.h>
@@ -38,42 +39,51 @@ struct SessionService::LoginDecision {
   std::uint16_t port = 0;
 };
 
-// ---- Failed attempts ---------------------------------------------------------
+// ---- Login -------------------------------------------------------------------
 
 bool SessionService::login_locked(const std::string& address) {
-  std::lock_guard lock(failures_mu_);
-  auto it = failures_.find(address);
-  return it != failures_.end() && it->second.locked_until > std::chrono::steady_clock::now();
+  return throttle_.address_locked(address);
 }
-
-void SessionService::record_login_failure(const std::string& address) {
-  std::lock_guard lock(failures_mu_);
-  const auto now = std::chrono::steady_clock::now();
-  if (failures_.size() > 100000) {  // forget old entries rather than grow without bound
-    std::erase_if(failures_, [&](const auto& e) {
-      return e.second.locked_until < now && now - e.second.last > options_.login_lockout;
-    });
-  }
-  Failures& f = failures_[address];
-  if (now - f.last > options_.login_lockout) f.count = 0;
-  f.last = now;
-  if (++f.count >= options_.max_failed_logins) {
-    f.count = 0;
-    f.locked_until = now + options_.login_lockout;
-  }
-}
-
-// ---- Login -------------------------------------------------------------------
 
 void SessionService::authenticate(std::shared_ptr<Connection> conn, Credentials credentials) {
   const std::string name = credentials.name;
-  auth_->authenticate(credentials, [this, conn, name](AuthResult r) {
+  LoginThrottle::Ticket ticket;
+  const auto verdict = throttle_.begin(conn->address(), name, ticket);
+  if (verdict != LoginThrottle::Verdict::allowed) {
+    counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
+    const char* why = "";
+    switch (verdict) {
+      case LoginThrottle::Verdict::address_locked:
+        why = "too many failed logins from this address; try again later";
+        break;
+      case LoginThrottle::Verdict::address_busy:
+        why = "too many logins from this address are being checked; try again in a moment";
+        break;
+      default:
+        why = "too many failed logins for this account; try again later";
+        break;
+    }
+    log_.info("refused the login of '{}' from {} before checking it: {}", name, conn->address(),
+              why);
+    conn->login_failed(Reason::too_many_attempts, why,
+                       verdict != LoginThrottle::Verdict::address_busy);
+    return;
+  }
+  auth_->authenticate(credentials, [this, conn, name, ticket](AuthResult r) {
+    using Outcome = LoginThrottle::Outcome;
+    const bool checked = r.ok || r.failure == AuthResult::Failure::rejected;
+    const bool locked = throttle_.finish(ticket, r.ok      ? Outcome::succeeded
+                                                 : checked ? Outcome::failed
+                                                           : Outcome::not_checked);
     if (!running_) return;
     if (!r.ok) {
       counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
-      record_login_failure(conn->address());
-      const bool locked = login_locked(conn->address());
       log_.info("login of '{}' from {} failed: {}", name, conn->address(), r.reason);
+      if (!checked) {
+        const bool busy = r.failure == AuthResult::Failure::busy;
+        conn->login_failed(busy ? Reason::server_busy : Reason::internal_error, r.reason, false);
+        return;
+      }
       conn->login_failed(locked ? Reason::too_many_attempts : Reason::bad_credentials,
                          locked ? "too many failed logins; try again later" : r.reason, locked);
       return;

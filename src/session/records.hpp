@@ -25,19 +25,22 @@ struct SessionRecord final : Managed<SessionRecord> {
   }
 };
 
-// An account of the default authenticator. Bound to account_name(name).
+// An account of the default authenticator: a scrypt hash with r = 8 and the
+// N and p it was made with. Bound to account_name(name).
 struct Account final : Managed<Account> {
   static constexpr std::string_view type_name = "starhold.Account";
   std::string name;
   std::string salt;
   std::string hash;
-  std::int32_t cost = 0;  // scrypt log2 N
+  std::int32_t cost = 0;      // scrypt log2 N
+  std::int32_t parallel = 1;  // scrypt p (records older than this field: 1)
   template <class F>
   void fields(F& f) {
     f(1, name);
     f(2, salt);
     f(3, hash);
     f(4, cost);
+    f(5, parallel);
   }
 };
 

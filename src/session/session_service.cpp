@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <boost/asio/post.hpp>
 
+#include "net/proxy_header.hpp"
 #include "session/accounts.hpp"
 #include "session/connection.hpp"
 #include "session/records.hpp"
@@ -71,7 +72,9 @@ void SessionService::start() {
     if (options_.tls_certificate.empty() || options_.tls_private_key.empty()) {
       throw UsageError("TLS listeners need tls_certificate and tls_private_key");
     }
-    tls_ = net::TlsContext::server(options_.tls_certificate, options_.tls_private_key);
+    auto tls = net::TlsContext::server(options_.tls_certificate, options_.tls_private_key);
+    std::lock_guard lock(tls_mu_);
+    tls_ = std::move(tls);
   }
   const int n = std::max(1, options_.network_threads);
   for (int i = 0; i < n; ++i) {
@@ -80,19 +83,23 @@ void SessionService::start() {
         ios_.back()->get_executor()));
   }
   running_ = true;
-  open_listener(Server::Listener::tls, options_.tls_port, net::TransportKind::tls);
-  open_listener(Server::Listener::tcp, options_.tcp_port, net::TransportKind::tcp);
+  open_listener(Server::Listener::tls, options_.tls_port, net::TransportKind::tls,
+                options_.tls_proxy_protocol);
+  open_listener(Server::Listener::tcp, options_.tcp_port, net::TransportKind::tcp,
+                options_.tcp_proxy_protocol);
   open_listener(
       Server::Listener::websocket, options_.websocket_port,
-      options_.websocket_tls ? net::TransportKind::websocket_tls : net::TransportKind::websocket);
+      options_.websocket_tls ? net::TransportKind::websocket_tls : net::TransportKind::websocket,
+      options_.websocket_proxy_protocol);
   for (auto& io : ios_)
     threads_.emplace_back([io = io.get()] { io->run(); });
 }
 
-void SessionService::open_listener(Server::Listener which, int port, net::TransportKind kind) {
+void SessionService::open_listener(Server::Listener which, int port, net::TransportKind kind,
+                                   bool proxy) {
   if (port < 0) return;
-  auto owned =
-      std::make_unique<Listener>(Listener{which, kind, std::make_unique<tcp::acceptor>(*ios_[0])});
+  auto owned = std::make_unique<Listener>(
+      Listener{which, kind, std::make_unique<tcp::acceptor>(*ios_[0]), proxy});
   Listener& l = *owned;
   const tcp::endpoint ep(asio::ip::make_address(options_.listen_address),
                          static_cast<std::uint16_t>(port));
@@ -101,8 +108,9 @@ void SessionService::open_listener(Server::Listener which, int port, net::Transp
   l.acceptor->bind(ep);
   l.acceptor->listen(asio::socket_base::max_listen_connections);
   ports_[static_cast<std::size_t>(which)] = l.acceptor->local_endpoint().port();
-  log_.info("listening for {} clients on {}:{}", net::transport_name(kind), options_.listen_address,
-            ports_[static_cast<std::size_t>(which)]);
+  log_.info("listening for {} clients on {}:{}{}", net::transport_name(kind),
+            options_.listen_address, ports_[static_cast<std::size_t>(which)],
+            proxy ? ", each behind a PROXY protocol header" : "");
   listeners_.push_back(std::move(owned));
   accept(l);
 }
@@ -126,28 +134,62 @@ void SessionService::accept(Listener& l) {
     }
     bool over_limit = false;
     if (connection_allowed(over_limit)) {
-      try {
-        auto conn = std::make_shared<Connection>(
-            *this, io, net::server_transport(l.kind, std::move(socket), tls_), over_limit);
-        {
-          std::lock_guard lock(sessions_mu_);
-          // Drop closed entries when the list has doubled since the last sweep:
-          // amortised constant work per accept, even in a connection storm.
-          if (open_connections_.size() >= 2 * swept_size_ + 64) {
-            std::erase_if(open_connections_,
-                          [](const std::weak_ptr<Connection>& w) { return w.expired(); });
-            swept_size_ = open_connections_.size();
-          }
-          open_connections_.push_back(conn);
-        }
-        asio::post(io, [conn] { conn->start(); });
-      } catch (const std::exception& e) {
-        log_.warn("cannot set up a {} connection: {}", net::transport_name(l.kind), e.what());
-        connection_closed(over_limit);
+      if (l.proxy_protocol) {
+        accept_proxied(l, io, std::move(socket), over_limit);
+      } else {
+        open_connection(l, io, std::move(socket), over_limit, {});
       }
     }
     accept(l);
   });
+}
+
+void SessionService::accept_proxied(Listener& l, asio::io_context& io, tcp::socket socket,
+                                    bool over_limit) {
+  auto s = std::make_shared<tcp::socket>(std::move(socket));
+  net::ErrorCode ec;
+  const auto peer = s->remote_endpoint(ec);
+  const std::string proxy = ec ? std::string("?") : peer.address().to_string();
+  net::async_read_proxy_header(s, options_.handshake_timeout,
+                               [this, &l, &io, s, over_limit, proxy](
+                                   const std::string& error, const net::ProxyHeader& header) {
+                                 if (!error.empty() || !running_) {
+                                   if (!error.empty()) {
+                                     log_.warn("refused a {} connection from {}: {}",
+                                               net::transport_name(l.kind), proxy, error);
+                                   }
+                                   net::ErrorCode ignored;
+                                   s->close(ignored);
+                                   connection_closed(over_limit);
+                                   return;
+                                 }
+                                 open_connection(l, io, std::move(*s), over_limit,
+                                                 header.local ? proxy : header.source);
+                               });
+}
+
+void SessionService::open_connection(Listener& l, asio::io_context& io, tcp::socket socket,
+                                     bool over_limit, const std::string& address) {
+  try {
+    auto transport = net::server_transport(l.kind, std::move(socket), tls_context());
+    if (!address.empty()) transport->set_remote_address(address);
+    auto conn = std::make_shared<Connection>(*this, io, std::move(transport), over_limit);
+    {
+      std::lock_guard lock(sessions_mu_);
+      // Drop closed entries when the list has doubled since the last sweep:
+      // amortised constant work per accept, even in a connection storm.
+      if (open_connections_.size() >= 2 * swept_size_ + 64) {
+        std::erase_if(open_connections_,
+                      [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+        swept_size_ = open_connections_.size();
+      }
+      open_connections_.push_back(conn);
+    }
+    asio::post(io, [conn] { conn->start(); });
+  } catch (const std::exception& e) {
+    log_.warn("cannot set up a {} connection: {}", net::transport_name(l.kind), e.what());
+    connection_closed(over_limit);
+  }
 }
 
 bool SessionService::connection_allowed(bool& over_limit) {
@@ -177,6 +219,23 @@ void SessionService::connection_closed(bool over_limit) {
     connections_.fetch_sub(1);
     counters_.open.fetch_sub(1, std::memory_order_relaxed);
   }
+}
+
+std::shared_ptr<net::TlsContext> SessionService::tls_context() {
+  std::lock_guard lock(tls_mu_);
+  return tls_;
+}
+
+void SessionService::reload_tls() {
+  if (!tls_context()) throw UsageError("reload_tls: no listener of this server uses TLS");
+  // Built first: a bad file throws here and the current context stays.
+  auto fresh = net::TlsContext::server(options_.tls_certificate, options_.tls_private_key);
+  {
+    std::lock_guard lock(tls_mu_);
+    tls_ = std::move(fresh);
+  }
+  log_.info("reloaded TLS certificate '{}' and key '{}' for new connections",
+            options_.tls_certificate, options_.tls_private_key);
 }
 
 std::uint16_t SessionService::port(Server::Listener which) const {

@@ -30,6 +30,7 @@
 #include "core/log.hpp"
 #include "net/protocol.hpp"
 #include "net/transport.hpp"
+#include "session/login_throttle.hpp"
 #include "session/session_state.hpp"
 #include "starhold/server.hpp"
 #include "starhold/session.hpp"
@@ -68,6 +69,8 @@ class SessionService {
   // stay in the store and are ended at the next start.
   void stop();
   std::uint16_t port(Server::Listener which) const;
+  // Loads the certificate and key files again for new connections. Throws TlsError, UsageError.
+  void reload_tls();
 
   // ---- From tasks (the public Session API) ----
   void send(Transaction& tx, Session session, std::string_view message);
@@ -91,6 +94,7 @@ class SessionService {
   void logout(const std::shared_ptr<SessionState>& state);
 
   SessionCounters& counters() noexcept { return counters_; }
+  std::size_t throttle_entries() { return throttle_.entries(); }
   std::size_t active() {
     std::lock_guard lock(sessions_mu_);
     return sessions_.size();
@@ -104,16 +108,22 @@ class SessionService {
     Server::Listener which;
     net::TransportKind kind;
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+    bool proxy_protocol = false;  // each connection starts with a PROXY v2 header
   };
 
-  void open_listener(Server::Listener which, int port, net::TransportKind kind);
+  void open_listener(Server::Listener which, int port, net::TransportKind kind, bool proxy);
   void accept(Listener& l);
+  // Reads a connection's PROXY header, then opens it under the address it names.
+  void accept_proxied(Listener& l, boost::asio::io_context& io, boost::asio::ip::tcp::socket socket,
+                      bool over_limit);
+  void open_connection(Listener& l, boost::asio::io_context& io,
+                       boost::asio::ip::tcp::socket socket, bool over_limit,
+                       const std::string& address);
   boost::asio::io_context& next_io();
   void cleanup_stale_sessions();
   void initialize_world();
   void begin_login(const std::shared_ptr<Connection>& conn, const std::string& identity);
   void complete_login(const std::shared_ptr<Connection>& conn, const LoginDecision& d);
-  void record_login_failure(const std::string& address);
   void run_next(const std::shared_ptr<SessionState>& state);
   void submit_inbound(const std::shared_ptr<SessionState>& state, Inbound in);
   void end_session(const std::shared_ptr<SessionState>& state, bool graceful, net::Reason reason,
@@ -130,7 +140,9 @@ class SessionService {
   channel::ChannelService* channels_ = nullptr;
   std::shared_ptr<AppListener> app_;
   std::shared_ptr<Authenticator> auth_;
-  std::shared_ptr<net::TlsContext> tls_;
+  std::shared_ptr<net::TlsContext> tls_context();
+  std::mutex tls_mu_;
+  std::shared_ptr<net::TlsContext> tls_;  // guarded by tls_mu_; replaced by reload_tls
 
   std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
   std::vector<
@@ -148,13 +160,7 @@ class SessionService {
   std::vector<std::weak_ptr<Connection>> open_connections_;  // guarded; for stop()
   std::size_t swept_size_ = 0;                               // guarded
 
-  std::mutex failures_mu_;
-  struct Failures {
-    int count = 0;
-    std::chrono::steady_clock::time_point locked_until{};
-    std::chrono::steady_clock::time_point last{};
-  };
-  std::unordered_map<std::string, Failures> failures_;  // guarded by failures_mu_
+  LoginThrottle throttle_{options_};
 
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::size_t> over_limit_{0};

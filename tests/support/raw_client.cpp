@@ -38,9 +38,18 @@ std::uint64_t get64(std::string_view s, std::size_t at) {
   return v;
 }
 
-RawClient::RawClient(std::uint16_t port) {
+RawClient::RawClient(std::uint16_t port) : RawClient(port, "127.0.0.1") {}
+
+RawClient::RawClient(std::uint16_t port, const std::string& source_ip, std::string_view preamble) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw std::runtime_error("socket failed");
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, source_ip.c_str(), &from.sin_addr) != 1 ||
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+    ::close(fd_);
+    throw std::runtime_error("cannot bind to " + source_ip);
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -51,6 +60,7 @@ RawClient::RawClient(std::uint16_t port) {
   }
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  send_raw(preamble);
 }
 
 RawClient::~RawClient() {

@@ -35,6 +35,9 @@ std::uint64_t get64(std::string_view s, std::size_t at);
 class RawClient {
  public:
   explicit RawClient(std::uint16_t port);
+  // Connects from source_ip (any 127.x.y.z: the server sees that address),
+  // then sends preamble (e.g. a PROXY protocol header) before anything else.
+  RawClient(std::uint16_t port, const std::string& source_ip, std::string_view preamble = {});
   ~RawClient();
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;

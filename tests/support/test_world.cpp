@@ -83,6 +83,7 @@ NetServer::NetServer(const std::string& dir, LogCapture& log,
   o.signup_on_first_login = true;
   o.password_hash_cost = 8;  // fast for tests
   o.max_message_rate = 0;
+  o.max_failed_logins = 64;  // every test client shares 127.0.0.1 and many log in at once
   o.network_threads = 2;
   if (tweak) tweak(o);
   server = std::make_unique<starhold::Server>(o);

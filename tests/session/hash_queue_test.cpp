@@ -1,0 +1,108 @@
+// Password hashing has a bounded queue and threads of its own: a login storm
+// beyond the queue is told to retry at once, not queued without end, and
+// the hashing threads yield the cores to the workers.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <sys/resource.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "support/raw_client.hpp"
+#include "support/test_world.hpp"
+
+namespace {
+
+constexpr std::uint16_t kServerBusy = 22;
+
+// The nice value of each thread of this process named `name`.
+std::vector<int> nice_of_threads(const std::string& name) {
+  std::vector<int> out;
+  DIR* dir = ::opendir("/proc/self/task");
+  REQUIRE(dir != nullptr);
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string tid = e->d_name;
+    if (tid == "." || tid == "..") continue;
+    std::string comm;
+    std::getline(std::ifstream("/proc/self/task/" + tid + "/comm"), comm);
+    if (comm != name) continue;
+    std::string stat;
+    std::getline(std::ifstream("/proc/self/task/" + tid + "/stat"), stat);
+    // Fields after the command's closing parenthesis: state is field 3, nice field 19.
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19; ++i)
+      rest >> field;
+    out.push_back(std::stoi(field));
+  }
+  ::closedir(dir);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a login storm beyond the hashing queue is told to retry, at once") {
+  test::TempDir dir;
+  test::LogCapture log;
+  test::NetServer net(dir.path(), log, [](starhold::ServerOptions& o) {
+    o.password_hash_threads = 1;
+    o.password_hash_queue = 2;
+    o.password_hash_cost = 14;  // tens of milliseconds a hash: the storm arrives within one
+    o.password_hash_parallelism = 1;
+  });
+  constexpr int kClients = 12;
+  std::vector<std::unique_ptr<test::RawClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    // Distinct addresses and names: the login limits stay out of the way.
+    clients.push_back(std::make_unique<test::RawClient>(net.tcp, fmt::format("127.0.4.{}", i + 1)));
+    clients.back()->hello();
+  }
+  for (int i = 0; i < kClients; ++i)
+    clients[i]->send(test::op::login, test::str16(fmt::format("storm-{}", i)) + test::str16("pw"));
+  int ok = 0, busy = 0;
+  std::vector<int> refused;
+  for (int i = 0; i < kClients; ++i) {
+    auto f = clients[i]->read_skipping_heartbeats();
+    REQUIRE(f);
+    if (f->op == test::op::login_ok) {
+      ++ok;
+    } else {
+      REQUIRE(f->op == test::op::login_failed);
+      CHECK(test::get16(f->body, 0) == kServerBusy);
+      ++busy;
+      refused.push_back(i);
+    }
+  }
+  CHECK(ok + busy == kClients);
+  CHECK(ok >= 2);  // at least the two the queue holds
+  CHECK(busy >= 1);
+  CHECK(log.count({"hashing queue is full"}) == static_cast<std::size_t>(busy));
+  // A refused client that tries again on the same connection gets in.
+  for (int i : refused) {
+    auto f = clients[i]->login(fmt::format("storm-{}", i), "pw");
+    for (int tries = 0; f.op == test::op::login_failed && tries < 1000; ++tries) {
+      REQUIRE(test::get16(f.body, 0) == kServerBusy);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // as a client backs off
+      f = clients[i]->login(fmt::format("storm-{}", i), "pw");
+    }
+    CHECK(f.op == test::op::login_ok);
+  }
+}
+
+TEST_CASE("passwords are hashed on threads of their own that yield to the workers") {
+  test::TempDir dir;
+  test::LogCapture log;
+  test::NetServer net(dir.path(), log,
+                      [](starhold::ServerOptions& o) { o.password_hash_threads = 3; });
+  const int own = ::getpriority(PRIO_PROCESS, 0);
+  const auto nice = nice_of_threads("starhold-hash");
+  REQUIRE(nice.size() == 3);
+  for (int n : nice)
+    CHECK(n == std::min(19, own + 10));
+}
