@@ -149,16 +149,18 @@ class ScratchDir {
 };
 
 // Keeps `window` tasks in flight: each completion submits the next, until
-// the measured interval ends. Counts completions inside the interval and
-// records each one's latency (submit to durable report).
+// the measured interval ends. Counts the tasks that succeeded inside the
+// interval and records each one's latency (submit to durable report); a task
+// that failed counts only as failed.
 class Driver {
  public:
   using MakeTask = std::function<starhold::TaskBody(std::mt19937_64& rng)>;
 
   struct Result {
     double per_second = 0;
-    std::uint64_t completed = 0;
-    std::uint64_t failed = 0;
+    std::uint64_t completed = 0;        // succeeded inside the measured interval
+    std::uint64_t succeeded_total = 0;  // succeeded in the whole run, warm-up and drain included
+    std::uint64_t failed = 0;           // failed in the whole run
     double p50_us = 0, p99_us = 0;
   };
 
@@ -181,6 +183,7 @@ class Driver {
     Result r;
     r.completed = c1 - c0;
     r.per_second = static_cast<double>(r.completed) / secs;
+    r.succeeded_total = d.completed_.load();
     r.failed = d.failed_.load();
     r.p50_us = d.latencies_.quantile(0.50);
     r.p99_us = d.latencies_.quantile(0.99);
@@ -195,9 +198,12 @@ class Driver {
     in_flight_.fetch_add(1);
     const auto start = Clock::now();
     server_.submit("bench", make_(rng), [this, start, seed](std::exception_ptr e) {
-      if (e) failed_.fetch_add(1);
-      completed_.fetch_add(1);
-      if (measuring_) {
+      if (e) {
+        failed_.fetch_add(1);
+      } else {
+        completed_.fetch_add(1);
+      }
+      if (!e && measuring_) {
         latencies_.add(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
       }
       if (!stop_) submit_one(seed);

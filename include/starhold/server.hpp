@@ -5,14 +5,17 @@
 
 #include <array>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "starhold/clock.hpp"
 #include "starhold/log.hpp"
@@ -21,7 +24,6 @@
 #include "starhold/task.hpp"
 
 namespace starhold {
-
 
 struct ServerOptions {
   // ---- Store (used when the Server opens its own LMDB store) ----
@@ -54,6 +56,11 @@ struct ServerOptions {
   // Attempts parked (each on its fiber) waiting for a hot object; past this,
   // further attempts run on without waiting, as optimistic transactions.
   std::size_t max_parked_attempts = 10000;
+  // false: durable tasks in the store are neither run nor checked against the
+  // registered handlers, and tasks scheduled in this process are stored but
+  // not run; they run when a server with true opens the store. For tools
+  // that open a game's store (stopped) to read or repair it.
+  bool run_stored_tasks = true;
 
   // ---- Data ----
   // Memory for decoded-object records kept between tasks.
@@ -228,9 +235,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Registers the handler that runs tasks scheduled under name. Must be
-  // called before start(). Throws UsageError on a duplicate name or after start.
-  void handle(std::string name, TaskHandler handler);
+  // Registers the handler that runs tasks scheduled under name, with the
+  // options of each run. Must be called before start(). Throws UsageError on
+  // a duplicate name, an empty handler, a negative time limit, or after start.
+  void handle(std::string name, TaskHandler handler, TaskOptions options = {});
 
   // The game's login and world hooks; required when a port is set. Before start().
   void set_app_listener(std::shared_ptr<AppListener> app);
@@ -269,12 +277,23 @@ class Server {
   // Runs body as a task named name. The future becomes ready when the commit
   // is durable, or holds TaskFailed if the task failed. Not durable before it
   // runs: a crash before the commit loses it. Throws UsageError if the server
-  // is not running.
-  std::future<void> submit(std::string name, TaskBody body);
+  // is not running or options has a negative time limit, Overloaded past
+  // max_pending_tasks.
+  std::future<void> submit(std::string name, TaskBody body, TaskOptions options = {});
+
+  // As submit, for a body that returns a value: the future holds the value
+  // (a copy, std::decay_t of the body's result) returned by the attempt that
+  // committed, once its commit is durable.
+  template <class F>
+  requires std::invocable<F&, Transaction&> &&
+      (!std::is_void_v<std::invoke_result_t<F&, Transaction&>>)
+          std::future<std::decay_t<std::invoke_result_t<F&, Transaction&>>> submit(
+              std::string name, F body, TaskOptions options = {});
 
   // As submit, but calls done (on a Starhold thread; must not block) with
   // nullptr on commit or the TaskFailed exception.
-  void submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done);
+  void submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done,
+              TaskOptions options = {});
 
   // Schedules a durable task from outside a task (in a transaction of its own).
   // The future becomes ready once the task is stored.
@@ -299,5 +318,30 @@ class Server {
 // appears whole or not at all. For development and tests: clients must be
 // told to trust it. Throws TlsError.
 void write_development_certificate(const std::string& cert_file, const std::string& key_file);
+
+template <class F>
+requires std::invocable<F&, Transaction&> &&
+    (!std::is_void_v<std::invoke_result_t<F&, Transaction&>>)
+        std::future<std::decay_t<std::invoke_result_t<F&, Transaction&>>> Server::submit(
+            std::string name, F body, TaskOptions options) {
+  using R = std::decay_t<std::invoke_result_t<F&, Transaction&>>;
+  // Attempts run one after another, each to its end before the next: the
+  // value left is the committed attempt's.
+  auto value = std::make_shared<std::optional<R>>();
+  auto promise = std::make_shared<std::promise<R>>();
+  auto future = promise->get_future();
+  submit(
+      std::move(name),
+      [value, body = std::move(body)](Transaction& tx) mutable { value->emplace(body(tx)); },
+      [value, promise](std::exception_ptr e) {
+        if (e) {
+          promise->set_exception(e);
+        } else {
+          promise->set_value(std::move(**value));
+        }
+      },
+      options);
+  return future;
+}
 
 }  // namespace starhold

@@ -35,6 +35,15 @@ struct TaskHandle {
   friend bool operator==(TaskHandle, TaskHandle) = default;
 };
 
+// Settings of one task, or of every task a handler runs (Server::submit,
+// Server::handle).
+struct TaskOptions {
+  // Each attempt may run this long (see ServerOptions::task_time_limit);
+  // zero: ServerOptions::task_time_limit. For long maintenance work, which
+  // holds its worker for that long.
+  std::chrono::milliseconds time_limit{0};
+};
+
 template <>
 struct FieldCodec<TaskHandle> {
   static constexpr wire::Kind kind = wire::Kind::varint;
@@ -121,6 +130,15 @@ class Transaction {
     return get(Ref<T>(id));
   }
 
+  // As lookup, and declares that the task will change the object (see
+  // get_for_update).
+  template <class T>
+  T& lookup_for_update(std::string_view name) {
+    ObjectId id = name_target(name);
+    if (!id) throw NameNotBound(std::string(name));
+    return get_for_update(Ref<T>(id));
+  }
+
   // As lookup, but returns nullptr when the name is not bound.
   template <class T>
   T* find(std::string_view name) {
@@ -163,6 +181,10 @@ class Transaction {
   virtual std::string_view task_name() const noexcept = 0;
   // 1 for the first attempt, 2 after one abort, and so on.
   virtual int attempt() const noexcept = 0;
+  // The durable task this is a run of (what schedule() returned; a periodic
+  // task may cancel itself with it), or an empty handle for a task of
+  // Server::submit or of a client's message.
+  virtual TaskHandle task_handle() const noexcept = 0;
 
  protected:
   Transaction() = default;

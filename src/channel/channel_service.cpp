@@ -10,11 +10,14 @@ void ChannelService::joined(std::uint64_t channel, const std::string& name, std:
   auto state = sessions_.find(session);
   if (!state) return;  // the session ended before this commit
   {
-    std::lock_guard slock(state->mu);
-    if (state->ended || !state->channels.insert(channel).second) return;
-  }
-  {
     std::lock_guard lock(mu_);
+    {
+      // A session marked ended has been, or is about to be, dropped from
+      // every channel by session_ended, which waits for mu_.
+      std::lock_guard slock(state->mu);
+      if (state->ended) return;
+    }
+    if (!joined_[session].insert(channel).second) return;
     Members& m = channels_[channel];
     m.index[session] = m.list.size();
     m.list.push_back(state);
@@ -22,36 +25,33 @@ void ChannelService::joined(std::uint64_t channel, const std::string& name, std:
   sessions_.deliver(*state, net::FrameWriter(Op::channel_joined).u64(channel).str(name).share());
 }
 
-bool ChannelService::remove(Members& m, std::uint64_t session) {
-  auto it = m.index.find(session);
-  if (it == m.index.end()) return false;
-  const std::size_t at = it->second;
-  m.index.erase(it);
+bool ChannelService::remove_member(std::uint64_t channel, std::uint64_t session) {
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return false;
+  Members& m = it->second;
+  auto at_it = m.index.find(session);
+  if (at_it == m.index.end()) return false;
+  const std::size_t at = at_it->second;
+  m.index.erase(at_it);
   if (at + 1 != m.list.size()) {
     m.list[at] = std::move(m.list.back());
     m.index[m.list[at]->id] = at;
   }
   m.list.pop_back();
+  if (m.list.empty()) channels_.erase(it);
   return true;
 }
 
 void ChannelService::left(std::uint64_t channel, std::uint64_t session) {
   auto state = sessions_.find(session);
-  bool was_member = false;
   {
     std::lock_guard lock(mu_);
-    auto it = channels_.find(channel);
-    if (it != channels_.end()) {
-      was_member = remove(it->second, session);
-      if (it->second.list.empty()) channels_.erase(it);
-    }
+    if (!remove_member(channel, session)) return;
+    auto j = joined_.find(session);
+    j->second.erase(channel);
+    if (j->second.empty()) joined_.erase(j);
   }
-  if (!was_member || !state) return;
-  {
-    std::lock_guard slock(state->mu);
-    state->channels.erase(channel);
-  }
-  sessions_.deliver(*state, net::FrameWriter(Op::channel_left).u64(channel).share());
+  if (state) sessions_.deliver(*state, net::FrameWriter(Op::channel_left).u64(channel).share());
 }
 
 void ChannelService::sent(std::uint64_t channel, const net::FramePtr& f) {
@@ -70,25 +70,24 @@ void ChannelService::destroyed(std::uint64_t channel) {
     if (it == channels_.end()) return;
     m = std::move(it->second);
     channels_.erase(it);
+    for (const auto& state : m.list) {
+      auto j = joined_.find(state->id);
+      j->second.erase(channel);
+      if (j->second.empty()) joined_.erase(j);
+    }
   }
   auto f = net::FrameWriter(Op::channel_left).u64(channel).share();
-  for (const auto& state : m.list) {
-    {
-      std::lock_guard slock(state->mu);
-      state->channels.erase(channel);
-    }
+  for (const auto& state : m.list)
     sessions_.deliver(*state, f);
-  }
 }
 
-void ChannelService::session_ended(std::uint64_t session, const std::set<std::uint64_t>& channels) {
+void ChannelService::session_ended(std::uint64_t session) {
   std::lock_guard lock(mu_);
-  for (std::uint64_t c : channels) {
-    auto it = channels_.find(c);
-    if (it == channels_.end()) continue;
-    remove(it->second, session);
-    if (it->second.list.empty()) channels_.erase(it);
-  }
+  auto j = joined_.find(session);
+  if (j == joined_.end()) return;
+  for (std::uint64_t c : j->second)
+    remove_member(c, session);
+  joined_.erase(j);
 }
 
 bool ChannelService::member(std::uint64_t channel, std::uint64_t session) {

@@ -55,8 +55,9 @@ class ChannelService {
   void left(std::uint64_t channel, std::uint64_t session);
   void sent(std::uint64_t channel, const net::FramePtr& frame);
   void destroyed(std::uint64_t channel);
-  // A session ended: drop it from the channels it was in (no one to tell).
-  void session_ended(std::uint64_t session, const std::set<std::uint64_t>& channels);
+  // A session ended (after its state is marked ended): drop it from the
+  // channels it was in, with no one to tell.
+  void session_ended(std::uint64_t session);
 
   // Whether session is in channel now (any thread; not transactional).
   bool member(std::uint64_t channel, std::uint64_t session);
@@ -70,12 +71,15 @@ class ChannelService {
     std::vector<std::shared_ptr<session::SessionState>> list;
     std::unordered_map<std::uint64_t, std::size_t> index;  // session -> position in list
   };
-  bool remove(Members& m, std::uint64_t session);
+  // Removes session from channel's members; false if it was not one.
+  bool remove_member(std::uint64_t channel, std::uint64_t session);
 
   session::SessionService& sessions_;
   Log& log_;
   std::mutex mu_;
-  std::unordered_map<std::uint64_t, Members> channels_;  // guarded by mu_
+  // Guarded by mu_, which is taken before any session's own mutex.
+  std::unordered_map<std::uint64_t, Members> channels_;
+  std::unordered_map<std::uint64_t, std::set<std::uint64_t>> joined_;  // session -> channels
 };
 
 }  // namespace starhold::channel

@@ -83,8 +83,8 @@ Server::Server(ServerOptions options, std::unique_ptr<Store> store)
 
 Server::~Server() = default;
 
-void Server::handle(std::string name, TaskHandler handler) {
-  engine_->tasks.handle(std::move(name), std::move(handler));
+void Server::handle(std::string name, TaskHandler handler, TaskOptions options) {
+  engine_->tasks.handle(std::move(name), std::move(handler), options);
 }
 
 void Server::start() {
@@ -122,12 +122,13 @@ void Server::stop() {
   engine_->stop();
 }
 
-void Server::submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done) {
-  engine_->tasks.submit(std::move(name), std::move(body), std::move(done), {}, true);
+void Server::submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done,
+                    TaskOptions options) {
+  engine_->tasks.submit(std::move(name), std::move(body), std::move(done), {}, true, options);
 }
 
-std::future<void> Server::submit(std::string name, TaskBody body) {
-  return engine_->tasks.submit_future(std::move(name), std::move(body), true);
+std::future<void> Server::submit(std::string name, TaskBody body, TaskOptions options) {
+  return engine_->tasks.submit_future(std::move(name), std::move(body), true, options);
 }
 
 namespace {

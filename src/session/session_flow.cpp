@@ -220,17 +220,15 @@ void SessionService::end_session(const std::shared_ptr<SessionState>& state, boo
 void SessionService::finish_end(const std::shared_ptr<SessionState>& state, Reason reason,
                                 bool tell_client) {
   std::shared_ptr<Connection> conn;
-  std::set<std::uint64_t> channels;
   {
     std::lock_guard lock(state->mu);
     if (state->ended) return;
     state->ended = true;
     conn = std::move(state->conn);
-    channels = std::move(state->channels);
     state->replay.clear();
   }
   forget(state);
-  if (channels_ != nullptr) channels_->session_ended(state->id, channels);
+  if (channels_ != nullptr) channels_->session_ended(state->id);
   if (conn) {
     if (reason == Reason::logged_out) {
       conn->send_and_close(net::FrameWriter(Op::logout_ok).share(), Reason::logged_out);

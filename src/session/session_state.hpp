@@ -57,8 +57,6 @@ struct SessionState {
   bool reading_paused = false;
   bool ending = false;  // the end is queued; nothing more is accepted
   bool ended = false;
-
-  std::set<std::uint64_t> channels;  // joined, as the committed state says
 };
 
 }  // namespace starhold::session

@@ -47,6 +47,7 @@ struct Task final : data::CommitWaiter {
   TaskBody body;                                 // a submitted task
   std::uint64_t record = 0;                      // a durable scheduled task
   std::function<void(std::exception_ptr)> done;  // reported outcome, if anyone listens
+  std::chrono::milliseconds time_limit{0};       // of each attempt
   // Runs on the worker as soon as the commit is accepted (before it is
   // durable): lets a session start its next message.
   std::function<void()> validated;

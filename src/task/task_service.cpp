@@ -70,18 +70,27 @@ TaskService::~TaskService() {
   stop();
 }
 
-void TaskService::handle(std::string name, TaskHandler handler) {
+std::chrono::milliseconds TaskService::time_limit(const TaskOptions& options,
+                                                  std::string_view name) const {
+  if (options.time_limit.count() < 0) {
+    throw UsageError(fmt::format("task '{}': a negative time limit", name));
+  }
+  return options.time_limit.count() > 0 ? options.time_limit : options_.task_time_limit;
+}
+
+void TaskService::handle(std::string name, TaskHandler handler, TaskOptions options) {
   std::lock_guard lock(mu_);
   if (started_) throw UsageError(fmt::format("handler '{}' registered after start()", name));
   if (!handler) throw UsageError(fmt::format("handler '{}' is empty", name));
-  auto [it, inserted] = handlers_.try_emplace(name, std::move(handler));
+  const auto limit = time_limit(options, name);
+  auto [it, inserted] = handlers_.try_emplace(name, Handler{std::move(handler), limit});
   if (!inserted)
     throw UsageError(fmt::format("a task handler named '{}' is already registered", name));
 }
 
 const TaskHandler* TaskService::handler(std::string_view name) const {
   auto it = handlers_.find(std::string(name));
-  return it == handlers_.end() ? nullptr : &it->second;
+  return it == handlers_.end() ? nullptr : &it->second.run;
 }
 
 bool TaskService::running() const {
@@ -107,6 +116,10 @@ void TaskService::start() {
 }
 
 void TaskService::recover() {
+  if (!options_.run_stored_tasks) {
+    log_.info("stored tasks are not run in this process (run_stored_tasks is off)");
+    return;
+  }
   std::vector<Arm> arms;
   std::vector<std::string> missing;
   for (const std::uint64_t id : data_.stored_task_ids()) {
@@ -169,8 +182,9 @@ void TaskService::stop() {
 
 void TaskService::submit(std::string name, TaskBody body,
                          std::function<void(std::exception_ptr)> done,
-                         std::function<void()> validated, bool from_outside) {
+                         std::function<void()> validated, bool from_outside, TaskOptions options) {
   if (!body) throw UsageError(fmt::format("submit '{}': empty task body", name));
+  const auto limit = time_limit(options, name);
   if (from_outside) {
     if (outside_pending_.fetch_add(1, std::memory_order_relaxed) >= options_.max_pending_tasks) {
       outside_pending_.fetch_sub(1, std::memory_order_relaxed);
@@ -187,6 +201,7 @@ void TaskService::submit(std::string name, TaskBody body,
   t->body = std::move(body);
   t->done = std::move(done);
   t->validated = std::move(validated);
+  t->time_limit = limit;
   {
     std::lock_guard lock(mu_);
     if (!started_ || stopping_) {
@@ -198,7 +213,8 @@ void TaskService::submit(std::string name, TaskBody body,
   enqueue(t);
 }
 
-std::future<void> TaskService::submit_future(std::string name, TaskBody body, bool from_outside) {
+std::future<void> TaskService::submit_future(std::string name, TaskBody body, bool from_outside,
+                                             TaskOptions options) {
   auto promise = std::make_shared<std::promise<void>>();
   std::future<void> f = promise->get_future();
   submit(
@@ -210,7 +226,7 @@ std::future<void> TaskService::submit_future(std::string name, TaskBody body, bo
           promise->set_value();
         }
       },
-      {}, from_outside);
+      {}, from_outside, options);
   return f;
 }
 
@@ -252,11 +268,14 @@ void TaskService::enqueue_at(Task* t, Steady::time_point due) {
 }
 
 void TaskService::arm(const Arm& a) {
+  if (!options_.run_stored_tasks) return;
   auto* t = new Task;
   t->service = this;
   t->name = a.handler;
   t->record = a.record;
   t->retiring = a.retiring;
+  auto h = handlers_.find(a.handler);
+  t->time_limit = h != handlers_.end() ? h->second.time_limit : options_.task_time_limit;
   armed_.fetch_add(1, std::memory_order_relaxed);
   enqueue_at(t, clock_->now() + std::chrono::milliseconds(a.due_ms - wall_ms()));
 }
@@ -361,11 +380,11 @@ void TaskService::run_attempt(Attempt& a) {
       log_.warn(
           "task '{}' exceeded its time limit of {} ms (attempt {}); its changes were "
           "discarded",
-          t.name, options_.task_time_limit.count(), t.attempts);
+          t.name, t.time_limit.count(), t.attempts);
       if (++t.timeouts > options_.max_timeout_retries) {
         fail(&t, TaskFailed::Cause::timeout,
-             fmt::format("exceeded its time limit of {} ms in {} attempts",
-                         options_.task_time_limit.count(), t.timeouts));
+             fmt::format("exceeded its time limit of {} ms in {} attempts", t.time_limit.count(),
+                         t.timeouts));
       } else {
         retry(&t, Steady::duration::zero());
       }

@@ -75,7 +75,7 @@ class Worker {
   const std::size_t index_;
   StackPool stacks_;
   std::vector<std::unique_ptr<Attempt>> idle_attempts_;
-  std::size_t parked_ = 0;  // attempts of this worker waiting for a token (worker thread only)
+  std::size_t parked_ = 0;       // attempts of this worker waiting for a token (worker thread only)
   void* tsan_thread_ = nullptr;  // ThreadSanitizer's name for the worker's own context
   // Guarded by TaskService::mu_:
   std::condition_variable cv_;
@@ -88,7 +88,7 @@ class TaskService {
   TaskService(const ServerOptions& options, data::DataService& data, Log& log);
   ~TaskService();
 
-  void handle(std::string name, TaskHandler handler);
+  void handle(std::string name, TaskHandler handler, TaskOptions options = {});
   // Re-arms stored tasks and starts the threads. Throws UsageError if a
   // stored task names an unregistered handler.
   void start();
@@ -99,10 +99,12 @@ class TaskService {
   // from_outside: a task of Server::submit, counted against
   // max_pending_tasks (throws Overloaded past it).
   void submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done,
-              std::function<void()> validated = {}, bool from_outside = false);
+              std::function<void()> validated = {}, bool from_outside = false,
+              TaskOptions options = {});
 
   // As submit; the future is ready at the durable commit or holds TaskFailed.
-  std::future<void> submit_future(std::string name, TaskBody body, bool from_outside = false);
+  std::future<void> submit_future(std::string name, TaskBody body, bool from_outside = false,
+                                  TaskOptions options = {});
   // Runs body as a task and waits for its durable commit; rethrows its failure.
   void submit_and_wait(std::string name, TaskBody body) {
     submit_future(std::move(name), std::move(body)).get();
@@ -114,6 +116,9 @@ class TaskService {
 
   // ---- Used by transactions and workers ----
   const TaskHandler* handler(std::string_view name) const;
+  // The time limit options give a task named name: its own, or the
+  // server's. Throws UsageError for a negative one.
+  std::chrono::milliseconds time_limit(const TaskOptions& options, std::string_view name) const;
   const ServerOptions& options() const noexcept { return options_; }
   data::DataService& data() noexcept { return data_; }
   IntentTable& intents() noexcept { return intents_; }
@@ -175,10 +180,14 @@ class TaskService {
   Log& log_;
   IntentTable intents_;
   TaskCounters counters_;
-  std::unordered_map<std::string, TaskHandler> handlers_;  // fixed once started
-  std::atomic<std::size_t> armed_{0};                      // durable tasks on the timer or queue
-  std::atomic<std::size_t> outside_pending_{0};            // Server::submit tasks not finished
-  std::atomic<std::size_t> parked_{0};                     // attempts waiting for a token
+  struct Handler {
+    TaskHandler run;
+    std::chrono::milliseconds time_limit;  // resolved: never zero
+  };
+  std::unordered_map<std::string, Handler> handlers_;  // fixed once started
+  std::atomic<std::size_t> armed_{0};                  // durable tasks on the timer or queue
+  std::atomic<std::size_t> outside_pending_{0};        // Server::submit tasks not finished
+  std::atomic<std::size_t> parked_{0};                 // attempts waiting for a token
 
   mutable std::mutex mu_;  // guards the fields below and every Worker's queue fields
   std::deque<Task*> ready_;

@@ -32,7 +32,7 @@ void TxImpl::begin(Task& task) {
   behind_ = false;
   epoch_ = data_.failure_epoch();
   start_ts_ = data_.begin_snapshot(*snapshot_);
-  deadline_ = service_.clock().now() + service_.options().task_time_limit;
+  deadline_ = service_.clock().now() + task.time_limit;
 }
 
 void TxImpl::end() noexcept {
@@ -53,6 +53,9 @@ std::string_view TxImpl::task_name() const noexcept {
 }
 int TxImpl::attempt() const noexcept {
   return task_ != nullptr ? task_->attempts : 0;
+}
+TaskHandle TxImpl::task_handle() const noexcept {
+  return task_ != nullptr ? TaskHandle{ObjectId{task_->record}} : TaskHandle{};
 }
 
 // ---- Liveness and consistency ------------------------------------------

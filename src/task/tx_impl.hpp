@@ -73,6 +73,7 @@ class TxImpl final : public Transaction {
 
   std::string_view task_name() const noexcept override;
   int attempt() const noexcept override;
+  TaskHandle task_handle() const noexcept override;
 
  protected:
   ManagedObject& load(ObjectId id, std::string_view expected_type, bool for_update) override;
