@@ -74,6 +74,9 @@ struct ServerOptions {
   std::chrono::milliseconds heartbeat_interval{5000};  // silence for 3 of these: disconnect
   std::chrono::milliseconds handshake_timeout{10000};  // to complete HELLO and login
   std::chrono::milliseconds reconnect_grace{30000};    // a lost session waits this long
+  // The time source of reconnect grace periods. Empty: std::chrono::steady_clock.
+  // Tests set a clock they step by hand; it must never go backwards.
+  std::function<std::chrono::steady_clock::time_point()> session_clock;
   // A session's unhandled messages; past either bound the server stops reading.
   std::size_t inbound_queue_messages = 256;
   std::size_t inbound_queue_bytes = std::size_t{1} << 20;

@@ -274,21 +274,19 @@ void SessionService::connection_lost(const std::shared_ptr<SessionState>& state,
 }
 
 void SessionService::start_grace(const std::shared_ptr<SessionState>& state) {
-  // The timer lives on the first network thread; its handler decides by the
-  // session's state then, so a reconnect needs no cancel.
-  boost::asio::post(*ios_[0], [this, weak = std::weak_ptr<SessionState>(state)] {
-    auto timer = std::make_shared<boost::asio::steady_timer>(*ios_[0], options_.reconnect_grace);
-    timer->async_wait([this, weak, timer](net::ErrorCode ec) {
-      auto s = weak.lock();
-      if (ec || !s || !running_) return;
-      {
-        std::lock_guard lock(s->mu);
-        if (s->conn || s->ending) return;
-      }
-      log_.info("session {} '{}' was not resumed in time", s->id, s->identity);
-      end_session(s, false, Reason::session_expired, false);
-    });
-  });
+  state->grace_ticket = grace_->start(state);
+}
+
+void SessionService::grace_expired(const std::shared_ptr<SessionState>& s, std::uint64_t ticket) {
+  if (!running_) return;
+  {
+    std::lock_guard lock(s->mu);
+    // A reconnect ends the period (cancel); a later loss begins another.
+    if (s->grace_ticket != ticket || s->conn || s->ending) return;
+    s->grace_ticket = 0;
+  }
+  log_.info("session {} '{}' was not resumed in time", s->id, s->identity);
+  end_session(s, false, Reason::session_expired, false);
 }
 
 }  // namespace starhold::session

@@ -79,6 +79,10 @@ void SessionService::start() {
     work_.push_back(std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
         ios_.back()->get_executor()));
   }
+  grace_ =
+      std::make_unique<GraceTimers>(*ios_[0], options_.session_clock, options_.reconnect_grace,
+                                    [this](const std::shared_ptr<SessionState>& s,
+                                           std::uint64_t ticket) { grace_expired(s, ticket); });
   running_ = true;
   open_listener(Server::Listener::tls, options_.tls_port, net::TransportKind::tls);
   open_listener(Server::Listener::tcp, options_.tcp_port, net::TransportKind::tcp);

@@ -8,7 +8,7 @@
 // outbound frames and apply logins and ends in commit order.
 //
 // Locks: sessions_mu_ (the maps), then a SessionState::mu, then a
-// Connection's out_mu_. Never the other way round.
+// Connection's out_mu_ or the grace timers' mutex. Never the other way round.
 #pragma once
 
 #include <array>
@@ -30,6 +30,7 @@
 #include "core/log.hpp"
 #include "net/protocol.hpp"
 #include "net/transport.hpp"
+#include "session/grace_timers.hpp"
 #include "session/session_state.hpp"
 #include "starhold/server.hpp"
 #include "starhold/session.hpp"
@@ -119,7 +120,9 @@ class SessionService {
   void end_session(const std::shared_ptr<SessionState>& state, bool graceful, net::Reason reason,
                    bool tell_client);
   void finish_end(const std::shared_ptr<SessionState>& state, net::Reason reason, bool tell_client);
+  // Begins the grace period of a session that lost its connection; REQUIRES: state.mu held.
   void start_grace(const std::shared_ptr<SessionState>& state);
+  void grace_expired(const std::shared_ptr<SessionState>& state, std::uint64_t ticket);
   // Drops replayed frames the client has; REQUIRES: state.mu held.
   void trim_replay(SessionState& state, std::uint64_t received);
   void forget(const std::shared_ptr<SessionState>& state);
@@ -140,6 +143,7 @@ class SessionService {
   std::atomic<std::size_t> next_io_{0};
   std::vector<std::unique_ptr<Listener>> listeners_;  // stable addresses: accepts refer to them
   std::array<std::uint16_t, 3> ports_{};
+  std::unique_ptr<GraceTimers> grace_;  // on ios_[0]; declared after ios_, destroyed before them
   std::atomic<bool> running_{false};
 
   std::mutex sessions_mu_;

@@ -41,6 +41,7 @@ struct SessionState {
 
   std::mutex mu;
   std::shared_ptr<Connection> conn;  // null while detached
+  std::uint64_t grace_ticket = 0;    // the running grace period (GraceTimers), 0 if none
 
   // Outbound counted frames: replay holds frames replay_first .. sent that the
   // client has not acknowledged, trimmed to the replay budget.

@@ -158,4 +158,12 @@ std::uint64_t RawClient::connect_session(std::string_view name, std::string_view
   return get64(f.body, 0);
 }
 
+Frame RawClient::reconnect(std::string_view token, std::uint64_t received) {
+  hello();
+  send(op::reconnect, str16(token) + be64(received));
+  auto f = read_skipping_heartbeats();
+  if (!f) throw std::runtime_error("no reply to RECONNECT");
+  return *f;
+}
+
 }  // namespace test

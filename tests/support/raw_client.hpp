@@ -57,6 +57,8 @@ class RawClient {
   Frame login(std::string_view name, std::string_view password);
   // hello + login, requiring LOGIN_OK; returns the session id; keeps the token.
   std::uint64_t connect_session(std::string_view name, std::string_view password);
+  // HELLO, then RECONNECT with token and received; returns the reply.
+  Frame reconnect(std::string_view token, std::uint64_t received);
   const std::string& token() const noexcept { return token_; }
 
   void close();
