@@ -59,7 +59,7 @@ template <class Stream>
 void Link<Stream>::greet() {
   std::string hello;
   put_be(hello, 0x53484C44, 4);
-  put_be(hello, 1, 2);
+  put_be(hello, 2, 2);
   send(op::hello, hello);
   read();
 }

@@ -32,14 +32,15 @@ class RawEchoServer::Conn : public std::enable_shared_from_this<Conn> {
     std::string reply;
     switch (opcode) {
       case op::hello:
-        put_be(reply, 1, 2);
+        put_be(reply, 2, 2);
         put_be(reply, kMaxFrame, 4);
         put_be(reply, 60000, 4);
         return send(op::welcome, reply);
       case op::login:
         put_be(reply, id_, 8);
         put_be(reply, 0, 2);  // an empty reconnect token
-        put_be(reply, 0, 4);
+        put_be(reply, 0, 4);  // no grace period
+        put_be(reply, 0, 4);  // no replay
         return send(op::login_ok, reply);
       case op::session_message:
         return send(op::session_message, body);

@@ -82,8 +82,15 @@ struct ServerOptions {
   std::size_t inbound_queue_bytes = std::size_t{1} << 20;
   // Bytes queued to a client that does not read; past this it is disconnected.
   std::size_t outbound_buffer_bytes = std::size_t{1} << 20;
-  // Sent messages kept for replay after a reconnect, until acknowledged.
-  std::size_t replay_buffer_bytes = std::size_t{256} << 10;
+  // The replay budget (announced in LOGIN_OK): counted frames sent to a
+  // session and not yet acknowledged are kept, up to this many bytes, and a
+  // reconnect resends them. A session without a connection whose missed
+  // frames pass it ends at once (replay_overflow). At most 2^32 - 1.
+  std::size_t replay_buffer_bytes = std::size_t{1} << 20;
+  // Tokens of ended sessions remembered, so that a late RECONNECT is told why
+  // (session_expired, replay_overflow) rather than invalid_token. The oldest
+  // are forgotten first; about 50 bytes each.
+  std::size_t expired_token_memory = 65536;
   // Counted messages a client may send per second (bursts of twice that);
   // faster is a flood. 0: no limit.
   std::uint32_t max_message_rate = 1000;

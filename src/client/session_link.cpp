@@ -17,8 +17,10 @@ using net::Reason;
 namespace {
 
 constexpr int kMaxRedirects = 8;
-// A HEARTBEAT acknowledges this many counted frames received without one.
+// A HEARTBEAT acknowledges this many counted frames received without one,
+// or this fraction of the server's replay budget, whichever comes first.
 constexpr std::uint32_t kAcknowledgeEvery = 64;
+constexpr std::uint32_t kAcknowledgeBudgetShare = 4;
 constexpr std::chrono::milliseconds kMaxReconnectDelay{5000};
 
 std::uint16_t code(Reason r) {
@@ -264,6 +266,7 @@ void SessionLink::on_welcome(BodyReader r) {
     reconnect.blob(token_).u64(received_);
     connection_->send(reconnect.share());
     unacknowledged_ = 0;
+    unacknowledged_bytes_ = 0;
     return;
   }
   if (!fits(*login_frame_)) return end(login_too_large());
@@ -275,11 +278,14 @@ void SessionLink::on_login_ok(BodyReader r) {
   const auto id = r.u64();
   std::string token(r.blob());
   const auto grace_ms = r.u32();
+  const auto replay_bytes = r.u32();
   r.done();
   token_ = std::move(token);
   grace_ms_ = grace_ms;
+  acknowledge_bytes_ = replay_bytes / kAcknowledgeBudgetShare;
   received_ = 0;
   unacknowledged_ = 0;
+  unacknowledged_bytes_ = 0;
   resend_.reset();
   attempts_ = 0;
   delay_ = options_.reconnect_delay;
@@ -369,26 +375,26 @@ void SessionLink::on_counted(const net::Frame& frame) {
   switch (frame.op) {
     case Op::session_message: {
       const auto message = r.rest();
-      count_received();
+      count_received(frame.body.size());
       return emit(callbacks_.on_message, message);
     }
     case Op::channel_joined: {
       const auto channel = r.u64();
       const std::string name(r.str());
       r.done();
-      count_received();
+      count_received(frame.body.size());
       return emit(callbacks_.on_channel_joined, channel, name);
     }
     case Op::channel_left: {
       const auto channel = r.u64();
       r.done();
-      count_received();
+      count_received(frame.body.size());
       return emit(callbacks_.on_channel_left, channel);
     }
     case Op::channel_message: {
       const auto channel = r.u64();
       const auto message = r.rest();
-      count_received();
+      count_received(frame.body.size());
       return emit(callbacks_.on_channel_message, channel, message);
     }
     default:
@@ -426,9 +432,12 @@ void SessionLink::send_counted(net::FramePtr frame) {
   connection_->send(std::move(frame));
 }
 
-void SessionLink::count_received() {
+void SessionLink::count_received(std::size_t body_bytes) {
   ++received_;
-  if (++unacknowledged_ >= kAcknowledgeEvery) send_heartbeat();
+  unacknowledged_bytes_ += net::kLengthBytes + 1 + body_bytes;
+  if (++unacknowledged_ >= kAcknowledgeEvery || unacknowledged_bytes_ >= acknowledge_bytes_) {
+    send_heartbeat();
+  }
 }
 
 void SessionLink::send_heartbeat() {
@@ -437,6 +446,7 @@ void SessionLink::send_heartbeat() {
   heartbeat.u64(has_session_state() ? received_ : 0);
   connection_->send(heartbeat.share());
   unacknowledged_ = 0;
+  unacknowledged_bytes_ = 0;
 }
 
 void SessionLink::send_logout() {
@@ -501,8 +511,10 @@ void SessionLink::stop() {
   state_ = State::idle;
   token_.clear();
   grace_ms_ = 0;
+  acknowledge_bytes_ = 0;
   received_ = 0;
   unacknowledged_ = 0;
+  unacknowledged_bytes_ = 0;
   resend_.reset();
   logout_requested_ = false;
   attempts_ = 0;

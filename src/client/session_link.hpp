@@ -114,7 +114,8 @@ class SessionLink final : public Connection::Listener,
   void send_counted(net::FramePtr frame);
   void send_heartbeat();
   void send_logout();
-  void count_received();
+  // Counts a counted frame received; acknowledges when enough are unacknowledged.
+  void count_received(std::size_t body_bytes);
   void schedule_resume();
   // Throws net::ProtocolError(reason) unless the state is one of states.
   void expect(const net::Frame& frame, std::initializer_list<State> states,
@@ -152,9 +153,11 @@ class SessionLink final : public Connection::Listener,
 
   // The session.
   std::string token_;
-  std::uint32_t grace_ms_ = 0;        // how long the server keeps the session after a loss
-  std::uint64_t received_ = 0;        // counted frames received since LOGIN_OK
-  std::uint32_t unacknowledged_ = 0;  // of those, received since our last HEARTBEAT
+  std::uint32_t grace_ms_ = 0;            // how long the server keeps the session after a loss
+  std::uint32_t acknowledge_bytes_ = 0;   // acknowledge after this many bytes (replay budget / 4)
+  std::uint64_t received_ = 0;            // counted frames received since LOGIN_OK
+  std::uint32_t unacknowledged_ = 0;      // of those, received since our last HEARTBEAT
+  std::size_t unacknowledged_bytes_ = 0;  // and their frames' bytes
   ResendBuffer resend_;
 
   // Resuming after a lost connection.

@@ -107,6 +107,7 @@ const std::vector<std::pair<std::string_view, Setter>>& keys() {
       {"network.inbound_queue_bytes", count(&O::inbound_queue_bytes, 1024)},
       {"network.outbound_buffer_bytes", count(&O::outbound_buffer_bytes, 1024)},
       {"network.replay_buffer_bytes", count(&O::replay_buffer_bytes)},
+      {"network.expired_token_memory", count(&O::expired_token_memory)},
       {"network.max_message_rate", count(&O::max_message_rate)},
       {"logins.max_failed", count(&O::max_failed_logins, 1)},
       {"logins.lockout_ms", duration(&O::login_lockout, 0)},

@@ -50,6 +50,8 @@ const char* reason_name(Reason r) noexcept {
       return "handshake_timeout";
     case Reason::internal_error:
       return "internal_error";
+    case Reason::replay_overflow:
+      return "replay_overflow";
   }
   return "unknown_reason";
 }

@@ -12,7 +12,7 @@
 namespace starhold::net {
 
 inline constexpr std::uint32_t kMagic = 0x53484C44;  // "SHLD"
-inline constexpr std::uint16_t kVersion = 1;
+inline constexpr std::uint16_t kVersion = 2;
 inline constexpr std::size_t kLengthBytes = 4;
 // Largest frame a client may send before WELCOME tells it the real maximum.
 inline constexpr std::uint32_t kPreWelcomeMaxFrame = 256;
@@ -59,6 +59,7 @@ enum class Reason : std::uint16_t {
   session_expired = 19,
   handshake_timeout = 20,
   internal_error = 21,
+  replay_overflow = 22,
 };
 
 const char* reason_name(Reason r) noexcept;

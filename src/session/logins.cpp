@@ -176,11 +176,7 @@ void SessionService::complete_login(const std::shared_ptr<Connection>& conn,
         state->conn = conn;
       }
       boost::asio::post(conn->executor(), [conn, state] { conn->attach(state); });
-      conn->send(net::FrameWriter(Op::login_ok)
-                     .u64(d.session)
-                     .blob(d.token)
-                     .u32(static_cast<std::uint32_t>(options_.reconnect_grace.count()))
-                     .share());
+      conn->send(login_ok_frame(d.session, d.token));
       log_.info("'{}' logged in from {} ({}), session {}", d.identity, conn->address(),
                 net::transport_name(conn->kind()), d.session);
       return;

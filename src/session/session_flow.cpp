@@ -15,6 +15,11 @@ namespace starhold::session {
 using net::Op;
 using net::Reason;
 
+namespace {
+// The server acknowledges (HEARTBEAT) every this many counted frames received.
+constexpr std::uint64_t kAcknowledgeEvery = 64;
+}  // namespace
+
 std::shared_ptr<SessionState> SessionService::find(std::uint64_t session) {
   std::lock_guard lock(sessions_mu_);
   auto it = sessions_.find(session);
@@ -42,18 +47,40 @@ void SessionService::send(Transaction& tx, Session session, std::string_view mes
 }
 
 void SessionService::deliver(SessionState& state, const net::FramePtr& f) {
-  std::lock_guard lock(state.mu);
-  if (state.ended) return;
-  ++state.sent;
-  state.replay.push_back(f);
-  state.replay_bytes += f->size();
-  while (state.replay_bytes > options_.replay_buffer_bytes && !state.replay.empty()) {
-    state.replay_bytes -= state.replay.front()->size();
-    state.replay.pop_front();
-    ++state.replay_first;
+  bool overflow = false;
+  {
+    std::lock_guard lock(state.mu);
+    if (state.ended) return;
+    ++state.sent;
+    counters_.sent.fetch_add(1, std::memory_order_relaxed);
+    if (state.ending) {
+      // No reconnect can resume it any more: send, keep nothing.
+      state.replay_first = state.sent + 1;
+      if (state.conn) state.conn->send(f);
+      return;
+    }
+    state.replay.push_back(f);
+    state.replay_bytes += f->size();
+    if (state.replay_bytes > options_.replay_buffer_bytes) {
+      if (state.conn) {
+        // The client has these or is being sent them; a reconnect that
+        // turns out to need one of them is refused (replay_overflow).
+        while (state.replay_bytes > options_.replay_buffer_bytes) {
+          state.replay_bytes -= state.replay.front()->size();
+          state.replay.pop_front();
+          ++state.replay_first;
+        }
+      } else {
+        overflow = true;  // missed for sure: the session cannot be resumed whole
+      }
+    }
+    if (state.conn) state.conn->send(f);
   }
-  counters_.sent.fetch_add(1, std::memory_order_relaxed);
-  if (state.conn) state.conn->send(f);
+  if (overflow) {
+    log_.info("session {} '{}' missed more than the replay budget of {} bytes while away", state.id,
+              state.identity, options_.replay_buffer_bytes);
+    end_session(state.shared_from_this(), false, Reason::replay_overflow, false);
+  }
 }
 
 void SessionService::trim_replay(SessionState& state, std::uint64_t received) {
@@ -81,6 +108,9 @@ bool SessionService::inbound(const std::shared_ptr<SessionState>& state, Inbound
     std::lock_guard lock(state->mu);
     if (state->ending) return true;
     ++state->received;
+    if (state->received % kAcknowledgeEvery == 0 && state->conn) {
+      state->conn->send(net::FrameWriter(Op::heartbeat).u64(state->received).share());
+    }
     state->inbound_bytes += in.data.size();
     state->inbound.push_back(std::move(in));
     start = !state->busy;
@@ -205,6 +235,9 @@ void SessionService::end_session(const std::shared_ptr<SessionState>& state, boo
     std::lock_guard lock(state->mu);
     if (state->ending) return;
     state->ending = true;
+    state->end_reason = reason;
+    state->replay.clear();
+    state->replay_bytes = 0;
     Inbound end;
     end.kind = Inbound::Kind::end;
     end.graceful = graceful;
@@ -250,7 +283,10 @@ void SessionService::forget(const std::shared_ptr<SessionState>& state) {
   auto it = sessions_.find(state->id);
   if (it != sessions_.end() && it->second == state) sessions_.erase(it);
   auto t = by_token_.find(state->token);
-  if (t != by_token_.end() && t->second == state->id) by_token_.erase(t);
+  if (t != by_token_.end() && t->second == state->id) {
+    by_token_.erase(t);
+    expired_tokens_.remember(state->token, reconnect_refusal(state->end_reason));
+  }
 }
 
 // ---- Lost connections ---------------------------------------------------------------

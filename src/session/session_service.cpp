@@ -2,7 +2,13 @@
 // listeners, network threads, connection accounting, and shutdown.
 #include "session/session_service.hpp"
 
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/asio/post.hpp>
 
 #include "session/accounts.hpp"
@@ -26,13 +32,36 @@ struct WorldInfo final : Managed<WorldInfo> {
   }
 };
 
+// Throws UsageError for network options the protocol cannot carry.
+const ServerOptions& checked(const ServerOptions& o) {
+  constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
+  std::vector<std::string> bad;
+  if (o.max_message_bytes < net::kPreWelcomeMaxFrame) {
+    bad.push_back(fmt::format("max_message_bytes must be at least {}", net::kPreWelcomeMaxFrame));
+  }
+  if (o.heartbeat_interval.count() <= 0 || o.heartbeat_interval.count() > kU32) {
+    bad.push_back("heartbeat_interval must be 1 ms to 2^32 - 1 ms");
+  }
+  if (o.reconnect_grace.count() < 0 || o.reconnect_grace.count() > kU32) {
+    bad.push_back("reconnect_grace must be 0 to 2^32 - 1 ms");
+  }
+  if (o.replay_buffer_bytes > static_cast<std::uint64_t>(kU32)) {
+    bad.push_back("replay_buffer_bytes must be at most 2^32 - 1");
+  }
+  if (!bad.empty()) {
+    throw UsageError(fmt::format("invalid network options: {}", fmt::join(bad, "; ")));
+  }
+  return o;
+}
+
 }  // namespace
 
 SessionService::SessionService(const ServerOptions& options, task::TaskService& tasks, Log& log)
-    : options_(options),
+    : options_(checked(options)),
       tasks_(tasks),
       log_(log),
-      auth_(std::make_shared<StoreAuthenticator>(tasks, options, log)) {}
+      auth_(std::make_shared<StoreAuthenticator>(tasks, options, log)),
+      expired_tokens_(options.expired_token_memory) {}
 
 SessionService::~SessionService() {
   stop();

@@ -30,6 +30,7 @@
 #include "core/log.hpp"
 #include "net/protocol.hpp"
 #include "net/transport.hpp"
+#include "session/expired_tokens.hpp"
 #include "session/grace_timers.hpp"
 #include "session/session_state.hpp"
 #include "starhold/server.hpp"
@@ -114,6 +115,9 @@ class SessionService {
   void initialize_world();
   void begin_login(const std::shared_ptr<Connection>& conn, const std::string& identity);
   void complete_login(const std::shared_ptr<Connection>& conn, const LoginDecision& d);
+  // LOGIN_OK for a new session: its id, its reconnect token, and the server's
+  // grace period and replay budget.
+  net::FramePtr login_ok_frame(std::uint64_t session, const std::string& token) const;
   void record_login_failure(const std::string& address);
   void run_next(const std::shared_ptr<SessionState>& state);
   void submit_inbound(const std::shared_ptr<SessionState>& state, Inbound in);
@@ -149,6 +153,7 @@ class SessionService {
   std::mutex sessions_mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<SessionState>> sessions_;  // guarded
   std::unordered_map<std::string, std::uint64_t> by_token_;                    // guarded
+  ExpiredTokens expired_tokens_;                                               // guarded
   std::vector<std::weak_ptr<Connection>> open_connections_;  // guarded; for stop()
   std::size_t swept_size_ = 0;                               // guarded
 

@@ -29,7 +29,7 @@ struct Inbound {
   bool tell_client = false;                  // for end
 };
 
-struct SessionState {
+struct SessionState : std::enable_shared_from_this<SessionState> {
   SessionState(std::uint64_t id_, std::string identity_, Ref<SessionListener> listener_,
                std::string token_)
       : id(id_), identity(std::move(identity_)), listener(listener_), token(std::move(token_)) {}
@@ -44,7 +44,8 @@ struct SessionState {
   std::uint64_t grace_ticket = 0;    // the running grace period (GraceTimers), 0 if none
 
   // Outbound counted frames: replay holds frames replay_first .. sent that the
-  // client has not acknowledged, trimmed to the replay budget.
+  // client has not acknowledged, within the replay budget (replay_bytes, the
+  // sum of their sizes). Nothing is kept once the session is ending.
   std::uint64_t sent = 0;
   std::uint64_t replay_first = 1;
   std::deque<net::FramePtr> replay;
@@ -57,6 +58,7 @@ struct SessionState {
   bool busy = false;  // a task for this session is running
   bool reading_paused = false;
   bool ending = false;  // the end is queued; nothing more is accepted
+  net::Reason end_reason = net::Reason::session_expired;  // once ending
   bool ended = false;
 
   std::set<std::uint64_t> channels;  // joined, as the committed state says

@@ -31,6 +31,9 @@ std::uint16_t get16(std::string_view s, std::size_t at) {
   return static_cast<std::uint16_t>((static_cast<unsigned char>(s.at(at)) << 8) |
                                     static_cast<unsigned char>(s.at(at + 1)));
 }
+std::uint32_t get32(std::string_view s, std::size_t at) {
+  return (static_cast<std::uint32_t>(get16(s, at)) << 16) | get16(s, at + 2);
+}
 std::uint64_t get64(std::string_view s, std::size_t at) {
   std::uint64_t v = 0;
   for (std::size_t i = 0; i < 8; ++i)
@@ -134,7 +137,7 @@ int RawClient::wait_disconnect_reason(std::chrono::milliseconds timeout) {
 }
 
 std::uint32_t RawClient::hello() {
-  send(op::hello, be32(0x53484C44) + be16(1));
+  send(op::hello, be32(0x53484C44) + be16(2));
   auto f = read();
   if (!f || f->op != op::welcome) throw std::runtime_error("no WELCOME");
   return (static_cast<std::uint32_t>(get16(f->body, 6)) << 16) | get16(f->body, 8);
@@ -155,6 +158,7 @@ std::uint64_t RawClient::connect_session(std::string_view name, std::string_view
   }
   const std::uint16_t n = get16(f.body, 8);
   token_ = f.body.substr(10, n);
+  login_ok_ = f.body;
   return get64(f.body, 0);
 }
 

@@ -30,6 +30,7 @@ std::string be64(std::uint64_t v);
 std::string str16(std::string_view s);  // u16 length + bytes
 std::string frame(std::uint8_t op, std::string_view body);
 std::uint16_t get16(std::string_view s, std::size_t at);
+std::uint32_t get32(std::string_view s, std::size_t at);
 std::uint64_t get64(std::string_view s, std::size_t at);
 
 class RawClient {
@@ -60,6 +61,8 @@ class RawClient {
   // HELLO, then RECONNECT with token and received; returns the reply.
   Frame reconnect(std::string_view token, std::uint64_t received);
   const std::string& token() const noexcept { return token_; }
+  // The body of the LOGIN_OK that connect_session received.
+  const std::string& login_ok() const noexcept { return login_ok_; }
 
   void close();
   int fd() const noexcept { return fd_; }
@@ -70,6 +73,7 @@ class RawClient {
   bool eof_ = false;
   std::string buffer_;
   std::string token_;
+  std::string login_ok_;
 };
 
 }  // namespace test
