@@ -84,12 +84,18 @@ class Client {
   std::function<void()> on_reconnected;
 
   // Connects, completes the handshake and logs in. The outcome arrives
-  // through on_logged_in or on_login_failed (or on_disconnected).
+  // through on_logged_in or on_login_failed (or on_disconnected). Throws
+  // std::length_error if name or password is over 65,535 bytes; a LOGIN
+  // frame over the server's maximum ends through on_disconnected
+  // (frame_too_large).
   void login(std::string name, std::string password);
   // Queues a message for the session's listener. Messages sent before the
-  // login completes are sent after it, in order.
+  // login completes are sent after it, in order. Throws std::length_error if
+  // its frame (1 + size bytes) exceeds the server's maximum frame (before
+  // the first WELCOME, 65,535 bytes is assumed).
   void send(std::string_view message);
-  // Queues a message on a channel this session was told it joined.
+  // Queues a message on a channel this session was told it joined. Throws
+  // std::length_error as send() does, for a frame of 9 + size bytes.
   void send_channel(std::uint64_t channel, std::string_view message);
   // Ends the session; on_disconnected follows with reason logged_out.
   void logout();

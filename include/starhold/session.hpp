@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "starhold/data.hpp"
+#include "starhold/errors.hpp"
 #include "starhold/task.hpp"
 
 namespace starhold {
@@ -78,15 +79,21 @@ class LoginResult {
     r.listener_ = listener;
     return r;
   }
-  // The client gets LOGIN_FAILED (refused) with reason.
+  // The client gets LOGIN_FAILED (refused) with reason, cut to its first
+  // 1,000 bytes (less a partial UTF-8 character at the end).
   static LoginResult refuse(std::string reason) {
     LoginResult r;
     r.kind_ = Kind::refuse;
     r.text_ = std::move(reason);
     return r;
   }
-  // The client is sent to host:port to log in there.
+  // The client is sent to host:port to log in there. Throws UsageError
+  // unless host is 1 to 253 bytes (a DNS name's limit).
   static LoginResult redirect(std::string host, std::uint16_t port) {
+    if (host.empty() || host.size() > kMaxRedirectHost) {
+      throw UsageError("LoginResult::redirect: a host of " + std::to_string(host.size()) +
+                       " bytes; it must be 1 to 253 bytes");
+    }
     LoginResult r;
     r.kind_ = Kind::redirect;
     r.text_ = std::move(host);
@@ -101,6 +108,7 @@ class LoginResult {
   std::uint16_t port() const noexcept { return port_; }
 
  private:
+  static constexpr std::size_t kMaxRedirectHost = 253;
   Kind kind_ = Kind::refuse;
   Ref<SessionListener> listener_;
   std::string text_;
@@ -131,7 +139,7 @@ struct Credentials {
 struct AuthResult {
   bool ok = false;
   std::string identity;  // the session's name when ok
-  std::string reason;    // why not, when not ok (sent to the client)
+  std::string reason;    // why not, when not ok (sent to the client, cut to 1,000 bytes)
   static AuthResult accept(std::string identity) { return {true, std::move(identity), {}}; }
   static AuthResult reject(std::string reason) { return {false, {}, std::move(reason)}; }
 };

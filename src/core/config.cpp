@@ -98,7 +98,7 @@ const std::vector<std::pair<std::string_view, Setter>>& keys() {
       {"network.tls_certificate", text(&O::tls_certificate)},
       {"network.tls_private_key", text(&O::tls_private_key)},
       {"network.threads", count(&O::network_threads, 1)},
-      {"network.max_message_bytes", count(&O::max_message_bytes, 256)},
+      {"network.max_message_bytes", count(&O::max_message_bytes, 1024)},
       {"network.max_connections", count(&O::max_connections, 1)},
       {"network.heartbeat_interval_ms", duration(&O::heartbeat_interval)},
       {"network.handshake_timeout_ms", duration(&O::handshake_timeout)},

@@ -100,6 +100,16 @@ bool is_known_op(std::uint8_t op) noexcept {
   return std::strcmp(op_name(static_cast<Op>(op)), "UNKNOWN") != 0;
 }
 
+std::string_view cut_text(std::string_view s, std::size_t max) noexcept {
+  if (s.size() <= max) return s;
+  std::size_t n = max;
+  // s[n] is the first byte left out: while it continues a character, that
+  // character would be cut, so leave it out whole.
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+    --n;
+  return s.substr(0, n);
+}
+
 // ---- FrameWriter -----------------------------------------------------------
 
 FrameWriter::FrameWriter(Op op, std::size_t body_hint) {

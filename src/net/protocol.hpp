@@ -16,6 +16,18 @@ inline constexpr std::uint16_t kVersion = 2;
 inline constexpr std::size_t kLengthBytes = 4;
 // Largest frame a client may send before WELCOME tells it the real maximum.
 inline constexpr std::uint32_t kPreWelcomeMaxFrame = 256;
+// The smallest maximum frame a server may announce: every frame the server
+// makes of its own (texts, names, hosts, tokens) fits in it.
+inline constexpr std::uint32_t kMinMaxFrame = 1024;
+// Longest text (the message of LOGIN_FAILED, RECONNECT_FAILED, DISCONNECT).
+inline constexpr std::size_t kMaxText = 1000;
+// Longest host name in REDIRECT (a DNS name's limit).
+inline constexpr std::size_t kMaxHost = 253;
+// Longest channel name (CHANNEL_JOINED).
+inline constexpr std::size_t kMaxChannelName = 255;
+
+// The first bytes of s, at most max, without a partial UTF-8 character at the end.
+std::string_view cut_text(std::string_view s, std::size_t max) noexcept;
 
 enum class Op : std::uint8_t {
   hello = 0x01,
@@ -85,8 +97,12 @@ class FrameWriter {
   FrameWriter& u16(std::uint16_t v);
   FrameWriter& u32(std::uint32_t v);
   FrameWriter& u64(std::uint64_t v);
-  // Throws std::length_error past 65,535 bytes.
+  // Throws std::length_error past 65,535 bytes: for fields whose limit the
+  // caller has already enforced.
   FrameWriter& str(std::string_view s);
+  // A str of cut_text(s, kMaxText): for human-readable texts. Never throws
+  // for length.
+  FrameWriter& text(std::string_view s) { return str(cut_text(s, kMaxText)); }
   FrameWriter& blob(std::string_view b) { return str(b); }
   FrameWriter& rest(std::string_view b);
   // The encoded frame; the writer is spent.

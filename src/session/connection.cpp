@@ -228,7 +228,7 @@ void Connection::login_failed(Reason reason, const std::string& message, bool th
     if (self->phase_ >= Phase::closing) return;
     self->send(net::FrameWriter(Op::login_failed)
                    .u16(static_cast<std::uint16_t>(reason))
-                   .str(message)
+                   .text(message)
                    .share());
     if (then_close) {
       self->disconnect(reason, message);
@@ -263,7 +263,7 @@ void Connection::reconnect_failed(Reason reason, const std::string& message) {
     if (self->phase_ >= Phase::closing) return;
     self->send(net::FrameWriter(Op::reconnect_failed)
                    .u16(static_cast<std::uint16_t>(reason))
-                   .str(message)
+                   .text(message)
                    .share());
     self->phase_ = Phase::login;
     self->resume_reading();
@@ -414,7 +414,7 @@ void Connection::disconnect(Reason reason, const std::string& message) {
   service_.counters().disconnects[static_cast<std::size_t>(reason) % 32].fetch_add(1);
   auto frame = net::FrameWriter(Op::disconnect)
                    .u16(static_cast<std::uint16_t>(reason))
-                   .str(message.substr(0, 1000))
+                   .text(message)
                    .share();
   {
     std::lock_guard lock(out_mu_);

@@ -36,8 +36,8 @@ struct WorldInfo final : Managed<WorldInfo> {
 const ServerOptions& checked(const ServerOptions& o) {
   constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
   std::vector<std::string> bad;
-  if (o.max_message_bytes < net::kPreWelcomeMaxFrame) {
-    bad.push_back(fmt::format("max_message_bytes must be at least {}", net::kPreWelcomeMaxFrame));
+  if (o.max_message_bytes < net::kMinMaxFrame) {
+    bad.push_back(fmt::format("max_message_bytes must be at least {}", net::kMinMaxFrame));
   }
   if (o.heartbeat_interval.count() <= 0 || o.heartbeat_interval.count() > kU32) {
     bad.push_back("heartbeat_interval must be 1 ms to 2^32 - 1 ms");
