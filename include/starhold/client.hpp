@@ -40,7 +40,9 @@ struct ClientOptions {
   bool verify_server = true;
   std::string websocket_path = "/";
   // After a lost connection, resume the session with its token (within the
-  // server's grace period), resending what the server had not received.
+  // server's grace period), resending what the server had not received. The
+  // client keeps the rotated token of each RECONNECT_OK, and backs off when
+  // the server limits its address's reconnect attempts.
   bool auto_reconnect = true;
   std::chrono::milliseconds reconnect_delay{200};  // doubles per failed attempt, up to 5 s
   int max_reconnect_attempts = 20;

@@ -91,6 +91,14 @@ struct ServerOptions {
   // (session_expired, replay_overflow) rather than invalid_token. The oldest
   // are forgotten first; about 50 bytes each.
   std::size_t expired_token_memory = 65536;
+  // RECONNECT attempts from one address: bursts of reconnect_burst, refilled
+  // at reconnect_rate a second (on session_clock). Past that the connection
+  // gets DISCONNECT too_many_attempts; no session is touched. 0: no limit.
+  std::uint32_t reconnect_rate = 10;
+  std::uint32_t reconnect_burst = 100;
+  // Addresses the reconnect limit tracks at once (about 150 bytes each); the
+  // least recently seen is forgotten first.
+  std::size_t reconnect_rate_addresses = 65536;
   // Counted messages a client may send per second (bursts of twice that);
   // faster is a flood. 0: no limit.
   std::uint32_t max_message_rate = 1000;

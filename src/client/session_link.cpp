@@ -204,6 +204,12 @@ void SessionLink::on_frame(Connection& c, const net::Frame& frame) {
       const auto reason = r.u16();
       std::string message(r.str());
       r.done();
+      if (reason == code(Reason::too_many_attempts) && state_ == State::resuming) {
+        // Too many reconnects from this address: the session is untouched; retry later.
+        const auto keep = connection_;
+        c.close();
+        return on_lost(c, reason, message);
+      }
       return end({reason, std::move(message), false});
     }
     default:
@@ -224,7 +230,8 @@ void SessionLink::on_lost(Connection& c, std::uint16_t reason, const std::string
   last_error_ = message;
   const bool resuming =
       state_ == State::resuming || (state_ == State::opening && goal_ == Goal::resume);
-  const bool network = reason == 0 || reason == code(Reason::heartbeat_timeout);
+  const bool network = reason == 0 || reason == code(Reason::heartbeat_timeout) ||
+                       (resuming && reason == code(Reason::too_many_attempts));
   const bool resumable = network && logged_in_ && options_.auto_reconnect &&
                          options_.max_reconnect_attempts > 0 &&
                          (state_ == State::in_session || resuming);
@@ -334,6 +341,7 @@ void SessionLink::on_redirect(BodyReader r) {
 void SessionLink::on_reconnect_ok(BodyReader r) {
   const auto id = r.u64();
   const auto server_received = r.u64();
+  std::string token(r.blob());
   r.done();
   if (id != session_) {
     throw ProtocolError(Reason::malformed_frame,
@@ -344,6 +352,7 @@ void SessionLink::on_reconnect_ok(BodyReader r) {
                         fmt::format("the server counts {} messages from this client, which sent {}",
                                     server_received, resend_.sent()));
   }
+  token_ = std::move(token);  // the one used no longer works
   state_ = State::in_session;
   attempts_ = 0;
   delay_ = options_.reconnect_delay;

@@ -52,6 +52,8 @@ const char* reason_name(Reason r) noexcept {
       return "internal_error";
     case Reason::replay_overflow:
       return "replay_overflow";
+    case Reason::resumed_elsewhere:
+      return "resumed_elsewhere";
   }
   return "unknown_reason";
 }

@@ -72,6 +72,7 @@ enum class Reason : std::uint16_t {
   handshake_timeout = 20,
   internal_error = 21,
   replay_overflow = 22,
+  resumed_elsewhere = 23,
 };
 
 const char* reason_name(Reason r) noexcept;

@@ -175,7 +175,7 @@ void Connection::handle(const net::Frame& frame) {
           body.done();
           // Read no more; the session's end (a task) sends LOGOUT_OK and closes.
           begin_closing(service_.options().handshake_timeout);
-          service_.logout(session_);
+          service_.logout(session_, this);
           return;
         default:
           break;
@@ -282,7 +282,7 @@ void Connection::on_counted(const net::Frame& frame) {
     in.channel = body.u64();
   }
   in.data = std::string(body.rest());
-  if (!service_.inbound(session_, std::move(in))) paused_ = true;
+  if (!service_.inbound(session_, this, std::move(in))) paused_ = true;
 }
 
 bool Connection::take_token() {
@@ -300,7 +300,7 @@ bool Connection::take_token() {
 void Connection::on_heartbeat(net::BodyReader& body) {
   const std::uint64_t received = body.u64();
   body.done();
-  if (session_) service_.acknowledged(*session_, received);
+  if (session_) service_.acknowledged(*session_, this, received);
 }
 
 // ---- Writing ---------------------------------------------------------------

@@ -1,7 +1,5 @@
 // Logins: authentication, the login task, the one-session-per-identity
 // policy, and failed-attempt limits. Reconnects are in reconnects.cpp.
-#include <openssl/rand.h>
-
 #include <fmt/format.h>
 #include <boost/asio/post.hpp>
 
@@ -13,18 +11,6 @@
 namespace starhold::session {
 using net::Op;
 using net::Reason;
-
-namespace {
-
-std::string random_token() {
-  std::string t(32, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(t.data()), static_cast<int>(t.size())) != 1) {
-    throw std::runtime_error("RAND_bytes failed");
-  }
-  return t;
-}
-
-}  // namespace
 
 // What a login task decided; read by its commit hook.
 struct SessionService::LoginDecision {
@@ -91,7 +77,7 @@ void SessionService::begin_login(const std::shared_ptr<Connection>& conn,
                                  const std::string& identity) {
   auto d = std::make_shared<LoginDecision>();
   d->identity = identity;
-  d->token = random_token();
+  d->token = new_reconnect_token();
   tasks_.submit(
       "starhold.login",
       [this, conn, d](Transaction& tx) {

@@ -95,18 +95,20 @@ void SessionService::trim_replay(SessionState& state, std::uint64_t received) {
   }
 }
 
-void SessionService::acknowledged(SessionState& state, std::uint64_t received) {
+void SessionService::acknowledged(SessionState& state, const Connection* from,
+                                  std::uint64_t received) {
   std::lock_guard lock(state.mu);
-  if (received <= state.sent) trim_replay(state, received);
+  if (state.conn.get() == from && received <= state.sent) trim_replay(state, received);
 }
 
 // ---- Inbound ---------------------------------------------------------------------
 
-bool SessionService::inbound(const std::shared_ptr<SessionState>& state, Inbound in) {
+bool SessionService::inbound(const std::shared_ptr<SessionState>& state, const Connection* from,
+                             Inbound in) {
   bool start = false, keep_reading = true;
   {
     std::lock_guard lock(state->mu);
-    if (state->ending) return true;
+    if (state->ending || state->conn.get() != from) return true;
     ++state->received;
     if (state->received % kAcknowledgeEvery == 0 && state->conn) {
       state->conn->send(net::FrameWriter(Op::heartbeat).u64(state->received).share());
@@ -218,7 +220,11 @@ void SessionService::submit_inbound(const std::shared_ptr<SessionState>& state, 
 
 // ---- The end ----------------------------------------------------------------------
 
-void SessionService::logout(const std::shared_ptr<SessionState>& state) {
+void SessionService::logout(const std::shared_ptr<SessionState>& state, const Connection* from) {
+  {
+    std::lock_guard lock(state->mu);
+    if (state->conn.get() != from) return;
+  }
   end_session(state, true, Reason::logged_out, true);
 }
 

@@ -61,7 +61,13 @@ SessionService::SessionService(const ServerOptions& options, task::TaskService& 
       tasks_(tasks),
       log_(log),
       auth_(std::make_shared<StoreAuthenticator>(tasks, options, log)),
-      expired_tokens_(options.expired_token_memory) {}
+      expired_tokens_(options.expired_token_memory),
+      reconnect_attempts_(options.reconnect_rate, options.reconnect_burst,
+                          options.reconnect_rate_addresses) {}
+
+std::chrono::steady_clock::time_point SessionService::now() const {
+  return options_.session_clock ? options_.session_clock() : std::chrono::steady_clock::now();
+}
 
 SessionService::~SessionService() {
   stop();

@@ -30,6 +30,7 @@
 #include "core/log.hpp"
 #include "net/protocol.hpp"
 #include "net/transport.hpp"
+#include "session/attempt_limiter.hpp"
 #include "session/expired_tokens.hpp"
 #include "session/grace_timers.hpp"
 #include "session/session_state.hpp"
@@ -86,11 +87,16 @@ class SessionService {
   bool login_locked(const std::string& address);
   void authenticate(std::shared_ptr<Connection> conn, Credentials credentials);
   void reconnect(std::shared_ptr<Connection> conn, std::string token, std::uint64_t received);
+  // Takes one RECONNECT attempt of conn's address; false past its limit.
+  bool reconnect_allowed(const Connection& conn);
+  // The calls below name the connection they come from; the service ignores
+  // them unless it is the session's current connection (not one a
+  // reconnect took the session from).
   // A counted frame from the client; false when it must stop reading.
-  bool inbound(const std::shared_ptr<SessionState>& state, Inbound in);
-  void acknowledged(SessionState& state, std::uint64_t received);
+  bool inbound(const std::shared_ptr<SessionState>& state, const Connection* from, Inbound in);
+  void acknowledged(SessionState& state, const Connection* from, std::uint64_t received);
   void connection_lost(const std::shared_ptr<SessionState>& state, const Connection* conn);
-  void logout(const std::shared_ptr<SessionState>& state);
+  void logout(const std::shared_ptr<SessionState>& state, const Connection* from);
 
   SessionCounters& counters() noexcept { return counters_; }
   std::size_t active() {
@@ -156,6 +162,12 @@ class SessionService {
   ExpiredTokens expired_tokens_;                                               // guarded
   std::vector<std::weak_ptr<Connection>> open_connections_;  // guarded; for stop()
   std::size_t swept_size_ = 0;                               // guarded
+
+  // The session clock (ServerOptions::session_clock, or the steady clock).
+  std::chrono::steady_clock::time_point now() const;
+
+  std::mutex reconnects_mu_;
+  AttemptLimiter reconnect_attempts_;  // guarded by reconnects_mu_
 
   std::mutex failures_mu_;
   struct Failures {

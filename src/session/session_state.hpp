@@ -18,6 +18,10 @@ namespace starhold::session {
 
 class Connection;
 
+// 32 random bytes: a new reconnect token. Throws std::runtime_error if the
+// system has no randomness to give.
+std::string new_reconnect_token();
+
 // A client message waiting for its task, or the end of the session.
 struct Inbound {
   enum class Kind { message, channel_message, end };
@@ -37,7 +41,7 @@ struct SessionState : std::enable_shared_from_this<SessionState> {
   const std::uint64_t id;
   const std::string identity;
   const Ref<SessionListener> listener;
-  const std::string token;
+  std::string token;  // guarded by the service's sessions_mu_ (by_token_ maps it); rotates
 
   std::mutex mu;
   std::shared_ptr<Connection> conn;  // null while detached

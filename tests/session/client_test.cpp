@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <deque>
 
+#include "session/manual_clock.hpp"
 #include "starhold/client.hpp"
 #include "support/test_world.hpp"
 
@@ -135,4 +136,48 @@ TEST_CASE("the client library sends on channels and resumes a dropped connection
   CHECK(channel_msgs == std::vector<std::string>{"channel m0", "channel m1", "channel m2"});
   CHECK(std::find(got.begin(), got.end(), "sent while away") != got.end());
   CHECK(net.events().empty());
+}
+
+TEST_CASE("the client library follows its rotated reconnect token through repeated drops") {
+  test::TempDir dir;
+  test::LogCapture log;
+  test::NetServer net(dir.path(), log);
+  Probe p(net.tcp, Transport::tcp, net.ca);
+  p.client->login("wanderer", "pw");
+  CHECK(p.next() == "logged in");
+  CHECK(p.next() == "welcome wanderer");
+  for (int i = 0; i < 3; ++i) {
+    p.client->drop_connection();
+    CHECK(p.next() == "lost, reconnecting 0");
+    CHECK(p.next() == "reconnected");
+    p.client->send("echo:after drop " + std::to_string(i));
+    CHECK(p.next() == "after drop " + std::to_string(i));
+  }
+  CHECK(net.server->metrics().reconnects == 3);
+  CHECK(net.events().empty());
+}
+
+TEST_CASE("the client library waits out the reconnect limit and then resumes") {
+  test::TempDir dir;
+  test::LogCapture log;
+  auto clock = test::ManualClock::make();
+  test::NetServer net(dir.path(), log, [&](starhold::ServerOptions& o) {
+    o.reconnect_burst = 1;
+    o.reconnect_rate = 1;
+    o.session_clock = test::ManualClock::function(clock);
+  });
+  Probe p(net.tcp, Transport::tcp, net.ca);
+  p.client->login("patient", "pw");
+  CHECK(p.next() == "logged in");
+  CHECK(p.next() == "welcome patient");
+  p.client->drop_connection();  // the one attempt of the burst
+  CHECK(p.next() == "lost, reconnecting 0");
+  CHECK(p.next() == "reconnected");
+  p.client->drop_connection();
+  CHECK(p.next() == "lost, reconnecting 0");
+  REQUIRE(test::wait_until([&] { return log.count({"too_many_attempts"}) >= 1; }));
+  clock->advance(std::chrono::seconds(1));
+  CHECK(p.next() == "reconnected");
+  p.client->send("echo:resumed at last");
+  CHECK(p.next() == "resumed at last");
 }

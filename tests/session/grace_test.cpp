@@ -48,6 +48,7 @@ TEST_CASE("a session resumed and lost again lives until its latest grace period 
   stay = std::make_unique<test::RawClient>(net.tcp);
   auto ok = stay->reconnect(token, 1);
   REQUIRE(ok.op == test::op::reconnect_ok);
+  token = stay->token();  // tokens rotate
   stay->close();
   REQUIRE(lost("stay", 2));  // its second grace period: 6 s to 16 s
 

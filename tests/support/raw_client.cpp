@@ -41,9 +41,18 @@ std::uint64_t get64(std::string_view s, std::size_t at) {
   return v;
 }
 
-RawClient::RawClient(std::uint16_t port) {
+RawClient::RawClient(std::uint16_t port, const char* source) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw std::runtime_error("socket failed");
+  if (source != nullptr) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      ::close(fd_);
+      throw std::runtime_error(std::string("cannot bind to ") + source);
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -167,6 +176,9 @@ Frame RawClient::reconnect(std::string_view token, std::uint64_t received) {
   send(op::reconnect, str16(token) + be64(received));
   auto f = read_skipping_heartbeats();
   if (!f) throw std::runtime_error("no reply to RECONNECT");
+  if (f->op == op::reconnect_ok && f->body.size() >= 18) {
+    token_ = f->body.substr(18, get16(f->body, 16));  // the rotated token
+  }
   return *f;
 }
 

@@ -35,7 +35,8 @@ std::uint64_t get64(std::string_view s, std::size_t at);
 
 class RawClient {
  public:
-  explicit RawClient(std::uint16_t port);
+  // Connects to 127.0.0.1:port, from source (another loopback address, say) if given.
+  explicit RawClient(std::uint16_t port, const char* source = nullptr);
   ~RawClient();
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
@@ -58,7 +59,8 @@ class RawClient {
   Frame login(std::string_view name, std::string_view password);
   // hello + login, requiring LOGIN_OK; returns the session id; keeps the token.
   std::uint64_t connect_session(std::string_view name, std::string_view password);
-  // HELLO, then RECONNECT with token and received; returns the reply.
+  // HELLO, then RECONNECT with token and received; returns the reply. After
+  // RECONNECT_OK, token() is the new token it carries.
   Frame reconnect(std::string_view token, std::uint64_t received);
   const std::string& token() const noexcept { return token_; }
   // The body of the LOGIN_OK that connect_session received.
