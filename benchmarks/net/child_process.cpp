@@ -40,7 +40,7 @@ Child::Child(std::vector<std::string> args) {
 
 Child::~Child() {
   ::close(to_);  // end of input: the child stops its server and exits
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < 300 && pid_ != 0; ++i) {
     if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
       pid_ = 0;
       break;
@@ -52,6 +52,13 @@ Child::~Child() {
     waitpid(pid_, nullptr, 0);
   }
   ::close(from_);
+}
+
+void Child::kill_hard() {
+  if (pid_ == 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = 0;
 }
 
 void Child::send_line(const std::string& s) {

@@ -22,6 +22,8 @@ class Child {
   void send_line(const std::string& s);
   // The next line from the child; throws after timeout.
   std::string read_line(std::chrono::milliseconds timeout);
+  // Kills the child with SIGKILL and reaps it.
+  void kill_hard();
 
  private:
   pid_t pid_ = 0;

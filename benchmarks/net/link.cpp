@@ -83,12 +83,22 @@ void Link<Stream>::handle(std::uint8_t opcode, std::string_view body) {
   if (closed_) return;
   switch (opcode) {
     case op::welcome:
-      send(op::login, str16(options_.name) + str16(options_.password));
+      if (!options_.resume_token.empty()) {
+        send(op::resume, str16(options_.resume_token));
+      } else {
+        send(op::login, str16(options_.name) + str16(options_.password));
+      }
       return;
-    case op::login_ok:
+    case op::login_ok: {
+      // u64 session, blob reconnect token, u32 grace, u32 budget, blob resume token, u32 valid
+      const std::size_t at = body.size() >= 10 ? 10 + get_be(body.data() + 8, 2) + 8 : body.size();
+      if (body.size() >= at + 2) {
+        resume_token_ = std::string(body.substr(at + 2, get_be(body.data() + at, 2)));
+      }
       logged_in_ = true;
       if (on_login) std::exchange(on_login, nullptr)(true);
       return;
+    }
     case op::login_failed:
       return close_because("login failed: " + std::string(body.size() > 4 ? body.substr(4) : body));
     case op::disconnect:

@@ -41,6 +41,8 @@ class RawEchoServer::Conn : public std::enable_shared_from_this<Conn> {
         put_be(reply, 0, 2);  // an empty reconnect token
         put_be(reply, 0, 4);  // no grace period
         put_be(reply, 0, 4);  // no replay
+        put_be(reply, 0, 2);  // no resume token
+        put_be(reply, 0, 4);
         return send(op::login_ok, reply);
       case op::session_message:
         return send(op::session_message, body);

@@ -44,6 +44,13 @@ struct ClientOptions {
   // client keeps the rotated token of each RECONNECT_OK, and backs off when
   // the server limits its address's reconnect attempts.
   bool auto_reconnect = true;
+  // When the server no longer has the session (it restarted, or the grace
+  // period ran out), log in again with the resume token of the last
+  // LOGIN_OK instead of the password: on_disconnected (reconnecting = true)
+  // reports the lost session, then on_logged_in the new one, or
+  // on_login_failed if the token is refused (then call login() again). A
+  // server that stops (DISCONNECT shutdown) is retried like a lost connection.
+  bool auto_resume = true;
   std::chrono::milliseconds reconnect_delay{200};  // doubles per failed attempt, up to 5 s
   int max_reconnect_attempts = 20;
   // Follow a server's REDIRECT to another host and port.

@@ -105,6 +105,10 @@ struct ServerOptions {
   // Failed logins from one address before it is refused for login_lockout.
   int max_failed_logins = 5;
   std::chrono::milliseconds login_lockout{60000};
+  // Resume tokens (LOGIN_OK, RESUME): a client may log in again without its
+  // password for this long after its login, even after a restart. Revoke an
+  // identity's tokens with starhold::revoke_resume_tokens. 0: none issued.
+  std::chrono::seconds resume_token_lifetime{86400};
   // A second login of a live identity: replace the old session, or refuse the new login.
   enum class DuplicateLogin { replace_old, refuse_new };
   DuplicateLogin duplicate_login = DuplicateLogin::replace_old;

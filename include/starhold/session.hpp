@@ -129,6 +129,12 @@ class AppListener {
   virtual LoginResult logged_in(Transaction& tx, Session session) = 0;
 };
 
+// Makes every resume token issued so far for identity invalid, from this
+// task's commit on: a RESUME with one gets LOGIN_FAILED (invalid_token).
+// Live sessions go on. Call it when an identity's credentials change or it
+// is banned: a RESUME does not ask the Authenticator.
+void revoke_resume_tokens(Transaction& tx, std::string_view identity);
+
 // A login attempt's credentials.
 struct Credentials {
   std::string name;

@@ -71,6 +71,8 @@ const char* SessionLink::name(State s) noexcept {
       return "waiting after a failed login";
     case State::resuming:
       return "resuming its session";
+    case State::renewing:
+      return "logging in again with its resume token";
     case State::in_session:
       return "logged in";
     case State::logging_out:
@@ -110,8 +112,8 @@ void SessionLink::send(net::FramePtr frame) {
     case State::in_session:
       return send_counted(std::move(frame));
     case State::resuming:
-    case State::backing_off:
       return resend_.push(std::move(frame));  // resent after RECONNECT_OK
+    case State::backing_off:
     case State::opening:
       if (goal_ == Goal::resume) return resend_.push(std::move(frame));
       break;
@@ -174,13 +176,13 @@ void SessionLink::on_frame(Connection& c, const net::Frame& frame) {
       expect(frame, {State::opening});
       return on_welcome(r);
     case Op::login_ok:
-      expect(frame, {State::logging_in});
+      expect(frame, {State::logging_in, State::renewing});
       return on_login_ok(r);
     case Op::login_failed:
-      expect(frame, {State::logging_in});
+      expect(frame, {State::logging_in, State::renewing});
       return on_login_failed(r);
     case Op::redirect:
-      expect(frame, {State::logging_in, State::resuming});
+      expect(frame, {State::logging_in, State::resuming, State::renewing});
       return on_redirect(r);
     case Op::reconnect_ok:
       expect(frame, {State::resuming});
@@ -204,8 +206,10 @@ void SessionLink::on_frame(Connection& c, const net::Frame& frame) {
       const auto reason = r.u16();
       std::string message(r.str());
       r.done();
-      if (reason == code(Reason::too_many_attempts) && state_ == State::resuming) {
-        // Too many reconnects from this address: the session is untouched; retry later.
+      if (reason == code(Reason::too_many_attempts) || reason == code(Reason::shutdown)) {
+        // Perhaps worth another try later (on_lost decides): a reconnect
+        // limit leaves the session untouched; a restarted server accepts
+        // the resume token.
         const auto keep = connection_;
         c.close();
         return on_lost(c, reason, message);
@@ -228,13 +232,9 @@ void SessionLink::on_lost(Connection& c, std::uint16_t reason, const std::string
   if (&c != connection_.get()) return;
   connection_.reset();
   last_error_ = message;
-  const bool resuming =
-      state_ == State::resuming || (state_ == State::opening && goal_ == Goal::resume);
-  const bool network = reason == 0 || reason == code(Reason::heartbeat_timeout) ||
-                       (resuming && reason == code(Reason::too_many_attempts));
-  const bool resumable = network && logged_in_ && options_.auto_reconnect &&
+  const bool resumable = worth_retrying(reason) && options_.auto_reconnect &&
                          options_.max_reconnect_attempts > 0 &&
-                         (state_ == State::in_session || resuming);
+                         (state_ == State::in_session || reconnecting());
   if (!resumable) {
     if (state_ == State::logging_out) {
       return end({reason,
@@ -267,6 +267,7 @@ void SessionLink::on_welcome(BodyReader r) {
   }
   max_frame_ = max_frame;
   connection_->welcome(max_frame, std::chrono::milliseconds(heartbeat_ms));
+  if (goal_ == Goal::renew) return send_resume();
   if (goal_ == Goal::resume) {
     state_ = State::resuming;
     FrameWriter reconnect(Op::reconnect, 2 + token_.size() + 8);
@@ -286,7 +287,10 @@ void SessionLink::on_login_ok(BodyReader r) {
   std::string token(r.blob());
   const auto grace_ms = r.u32();
   const auto replay_bytes = r.u32();
+  std::string resume_token(r.blob());
+  (void)r.u32();  // how long the resume token is valid, in seconds
   r.done();
+  resume_token_ = std::move(resume_token);
   token_ = std::move(token);
   grace_ms_ = grace_ms;
   acknowledge_bytes_ = replay_bytes / kAcknowledgeBudgetShare;
@@ -312,6 +316,7 @@ void SessionLink::on_login_failed(BodyReader r) {
   const auto reason = r.u16();
   std::string message(r.str());
   r.done();
+  if (state_ == State::renewing) resume_token_.clear();  // refused: the password it is
   state_ = State::login_failed;
   emit(callbacks_.on_login_failed, reason, message);
   if (logout_requested_) end({code(Reason::logged_out), "logged out", false});
@@ -376,7 +381,56 @@ void SessionLink::on_reconnect_failed(BodyReader r) {
   const auto reason = r.u16();
   std::string message(r.str());
   r.done();
-  end({reason, "the session could not be resumed: " + message, false});
+  if (!options_.auto_resume || resume_token_.empty()) {
+    return end({reason, "the session could not be resumed: " + message, false});
+  }
+  // The session is gone (a restarted server, say): log in again with the resume token.
+  const auto unconfirmed = resend_.frames().size();
+  resend_.reset();
+  token_.clear();
+  received_ = 0;
+  unacknowledged_ = 0;
+  unacknowledged_bytes_ = 0;
+  logged_in_ = false;
+  session_ = 0;
+  emit(callbacks_.on_disconnected,
+       DisconnectInfo{
+           reason,
+           fmt::format("the session could not be resumed ({}){}; logging in again "
+                       "with the resume token",
+                       message,
+                       unconfirmed == 0 ? std::string()
+                                        : fmt::format(", and {} messages the server had not "
+                                                      "acknowledged may be lost",
+                                                      unconfirmed)),
+           true});
+  send_resume();
+}
+
+void SessionLink::send_resume() {
+  state_ = State::renewing;
+  FrameWriter resume(Op::resume, 2 + resume_token_.size());
+  resume.blob(resume_token_);
+  connection_->send(resume.share());
+}
+
+bool SessionLink::reconnecting() const noexcept {
+  switch (state_) {
+    case State::resuming:
+    case State::renewing:
+      return true;
+    case State::opening:
+    case State::backing_off:
+      return goal_ != Goal::login;
+    default:
+      return false;
+  }
+}
+
+bool SessionLink::worth_retrying(std::uint16_t reason) const noexcept {
+  return reason == 0 || reason == code(Reason::heartbeat_timeout) ||
+         reason == code(Reason::shutdown) ||
+         (reason == code(Reason::too_many_attempts) && reconnecting());
 }
 
 void SessionLink::on_counted(const net::Frame& frame) {
@@ -473,13 +527,15 @@ void SessionLink::schedule_resume() {
                             attempts_, grace_ms_, last_error_),
                 false});
   }
+  const bool renew =
+      state_ == State::renewing || (state_ == State::opening && goal_ == Goal::renew);
+  goal_ = renew ? Goal::renew : Goal::resume;
   state_ = State::backing_off;
   retry_timer_.expires_after(delay_);
   delay_ = std::min(delay_ * 2, kMaxReconnectDelay);
   retry_timer_.async_wait([self = shared_from_this()](const net::ErrorCode& ec) {
     if (ec || self->state_ != State::backing_off) return;
     ++self->attempts_;
-    self->goal_ = Goal::resume;
     self->connect();
   });
 }
@@ -519,6 +575,7 @@ void SessionLink::stop() {
   retry_timer_.cancel();
   state_ = State::idle;
   token_.clear();
+  resume_token_.clear();
   grace_ms_ = 0;
   acknowledge_bytes_ = 0;
   received_ = 0;

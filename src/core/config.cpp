@@ -126,6 +126,7 @@ const std::vector<std::pair<std::string_view, Setter>>& keys() {
          }
        }},
       {"logins.signup_on_first_login", flag(&O::signup_on_first_login)},
+      {"logins.resume_token_lifetime_s", duration(&O::resume_token_lifetime, 0)},
       {"logins.password_hash_cost", count(&O::password_hash_cost, 4)},
       {"logins.password_hash_threads", count(&O::password_hash_threads)},
       {"log.level",

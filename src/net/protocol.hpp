@@ -39,6 +39,7 @@ enum class Op : std::uint8_t {
   reconnect = 0x14,
   reconnect_ok = 0x15,
   reconnect_failed = 0x16,
+  resume = 0x17,
   session_message = 0x20,
   channel_joined = 0x30,
   channel_left = 0x31,

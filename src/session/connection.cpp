@@ -158,6 +158,7 @@ void Connection::handle(const net::Frame& frame) {
       if (frame.op == Op::heartbeat) return on_heartbeat(body);
       if (phase_ == Phase::login && frame.op == Op::login) return on_login(body);
       if (phase_ == Phase::login && frame.op == Op::reconnect) return on_reconnect(body);
+      if (phase_ == Phase::login && frame.op == Op::resume) return on_resume(body);
       if (frame.op == Op::session_message || frame.op == Op::channel_message ||
           frame.op == Op::logout) {
         throw net::ProtocolError(Reason::not_logged_in,
@@ -245,6 +246,13 @@ void Connection::on_reconnect(net::BodyReader& body) {
   body.done();
   phase_ = Phase::authenticating;
   service_.reconnect(shared_from_this(), std::move(token), received);
+}
+
+void Connection::on_resume(net::BodyReader& body) {
+  std::string token(body.blob());
+  body.done();
+  phase_ = Phase::authenticating;
+  service_.resume(shared_from_this(), std::move(token));
 }
 
 void Connection::attach(std::shared_ptr<SessionState> state) {

@@ -1,5 +1,7 @@
 // Logins: authentication, the login task, the one-session-per-identity
 // policy, and failed-attempt limits. Reconnects are in reconnects.cpp.
+#include <optional>
+
 #include <fmt/format.h>
 #include <boost/asio/post.hpp>
 
@@ -18,7 +20,9 @@ struct SessionService::LoginDecision {
   std::string token;
   std::uint64_t session = 0;
   std::uint64_t replaced = 0;  // an older session of the identity, ended by this login
-  enum class Kind { accept, refuse, redirect, already } kind = Kind::refuse;
+  enum class Kind { accept, refuse, redirect, already, revoked } kind = Kind::refuse;
+  std::optional<std::uint64_t> resuming;  // RESUME: the generation its token carries
+  std::uint64_t resume_generation = 0;    // the identity's, for the new resume token
   Ref<SessionListener> listener;
   std::string text;  // refusal reason, or redirect host
   std::uint16_t port = 0;
@@ -74,9 +78,11 @@ void SessionService::authenticate(std::shared_ptr<Connection> conn, Credentials 
 }
 
 void SessionService::begin_login(const std::shared_ptr<Connection>& conn,
-                                 const std::string& identity) {
+                                 const std::string& identity,
+                                 std::optional<std::uint64_t> resuming) {
   auto d = std::make_shared<LoginDecision>();
   d->identity = identity;
+  d->resuming = resuming;
   d->token = new_reconnect_token();
   tasks_.submit(
       "starhold.login",
@@ -84,6 +90,11 @@ void SessionService::begin_login(const std::shared_ptr<Connection>& conn,
         d->session = d->replaced = 0;
         d->kind = LoginDecision::Kind::refuse;
         d->listener = {};
+        if (!resume_checks(tx, d->identity, d->resuming, d->resume_generation)) {
+          d->kind = LoginDecision::Kind::revoked;
+          tx.on_commit([this, conn, d] { complete_login(conn, *d); });
+          return;
+        }
         const std::string bound = identity_name(d->identity);
         SessionRecord* old = tx.find<SessionRecord>(bound);
         if (old != nullptr &&
@@ -162,7 +173,7 @@ void SessionService::complete_login(const std::shared_ptr<Connection>& conn,
         state->conn = conn;
       }
       boost::asio::post(conn->executor(), [conn, state] { conn->attach(state); });
-      conn->send(login_ok_frame(d.session, d.token));
+      conn->send(login_ok_frame(d.session, d.token, d.identity, d.resume_generation));
       log_.info("'{}' logged in from {} ({}), session {}", d.identity, conn->address(),
                 net::transport_name(conn->kind()), d.session);
       return;
@@ -176,6 +187,12 @@ void SessionService::complete_login(const std::shared_ptr<Connection>& conn,
       counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
       conn->login_failed(Reason::already_logged_in,
                          fmt::format("'{}' is already logged in", d.identity), false);
+      return;
+    case LoginDecision::Kind::revoked:
+      counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
+      log_.info("a resume of '{}' from {} was refused: its token was revoked", d.identity,
+                conn->address());
+      conn->login_failed(Reason::invalid_token, "the resume token was revoked", false);
       return;
     case LoginDecision::Kind::redirect:
       log_.info("redirecting '{}' to {}:{}", d.identity, d.text, d.port);

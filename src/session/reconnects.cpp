@@ -26,16 +26,6 @@ namespace starhold::session {
 using net::Op;
 using net::Reason;
 
-net::FramePtr SessionService::login_ok_frame(std::uint64_t session,
-                                             const std::string& token) const {
-  return net::FrameWriter(Op::login_ok)
-      .u64(session)
-      .blob(token)
-      .u32(static_cast<std::uint32_t>(options_.reconnect_grace.count()))
-      .u32(static_cast<std::uint32_t>(options_.replay_buffer_bytes))
-      .share();
-}
-
 std::string new_reconnect_token() {
   std::string t(32, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(t.data()), static_cast<int>(t.size())) != 1) {

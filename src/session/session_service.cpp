@@ -45,6 +45,9 @@ const ServerOptions& checked(const ServerOptions& o) {
   if (o.reconnect_grace.count() < 0 || o.reconnect_grace.count() > kU32) {
     bad.push_back("reconnect_grace must be 0 to 2^32 - 1 ms");
   }
+  if (o.resume_token_lifetime.count() < 0 || o.resume_token_lifetime.count() > kU32) {
+    bad.push_back("resume_token_lifetime must be 0 to 2^32 - 1 s");
+  }
   if (o.replay_buffer_bytes > static_cast<std::uint64_t>(kU32)) {
     bad.push_back("replay_buffer_bytes must be at most 2^32 - 1");
   }
@@ -99,6 +102,7 @@ void SessionService::start() {
   cleanup_stale_sessions();
   if (app_) initialize_world();
   if (!network) return;
+  load_resume_key();
 
   const bool needs_tls =
       options_.tls_port >= 0 || (options_.websocket_port >= 0 && options_.websocket_tls);
@@ -283,9 +287,8 @@ void SessionService::cleanup_stale_sessions() {
       more = true;
     });
   }
-  std::vector<std::future<void>> ends;
-  for (const auto& name : names) {
-    auto end = [name](Transaction& tx, bool tell_listener) {
+  auto end = [](const std::string& name, bool tell_listener) {
+    return [name, tell_listener](Transaction& tx) {
       auto* rec = tx.find<SessionRecord>(name);
       if (rec == nullptr) return;
       if (tell_listener && rec->listener) {
@@ -294,16 +297,24 @@ void SessionService::cleanup_stale_sessions() {
       tx.remove(*rec);
       tx.unbind(name);
     };
-    ends.push_back(tasks_.submit_future("starhold.end-stale-session",
-                                        [end](Transaction& tx) { end(tx, true); }));
-    ends.back().wait();
-    try {
-      ends.back().get();
-    } catch (const std::exception& e) {
-      log_.error("the listener of stale session '{}' failed ({}); removing it without the listener",
-                 name.substr(kIdentityPrefix.size()), e.what());
-      tasks_.submit_and_wait("starhold.end-stale-session",
-                             [end](Transaction& tx) { end(tx, false); });
+  };
+  // Many at once, so a restart after a crash with many players is quick.
+  constexpr std::size_t kInFlight = 1024;
+  for (std::size_t at = 0; at < names.size(); at += kInFlight) {
+    std::vector<std::pair<std::string, std::future<void>>> ends;
+    for (std::size_t i = at; i < std::min(names.size(), at + kInFlight); ++i) {
+      ends.emplace_back(names[i],
+                        tasks_.submit_future("starhold.end-stale-session", end(names[i], true)));
+    }
+    for (auto& [name, ended] : ends) {
+      try {
+        ended.get();
+      } catch (const std::exception& e) {
+        log_.error(
+            "the listener of stale session '{}' failed ({}); removing it without the listener",
+            name.substr(kIdentityPrefix.size()), e.what());
+        tasks_.submit_and_wait("starhold.end-stale-session", end(name, false));
+      }
     }
   }
   if (!names.empty()) log_.info("ended {} sessions left by the previous run", names.size());

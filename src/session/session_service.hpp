@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -87,6 +88,8 @@ class SessionService {
   bool login_locked(const std::string& address);
   void authenticate(std::shared_ptr<Connection> conn, Credentials credentials);
   void reconnect(std::shared_ptr<Connection> conn, std::string token, std::uint64_t received);
+  // RESUME: a login with a resume token instead of a password.
+  void resume(std::shared_ptr<Connection> conn, std::string token);
   // Takes one RECONNECT attempt of conn's address; false past its limit.
   bool reconnect_allowed(const Connection& conn);
   // The calls below name the connection they come from; the service ignores
@@ -119,11 +122,21 @@ class SessionService {
   boost::asio::io_context& next_io();
   void cleanup_stale_sessions();
   void initialize_world();
-  void begin_login(const std::shared_ptr<Connection>& conn, const std::string& identity);
+  // Runs the login task for identity. resuming: a RESUME whose token carries
+  // that generation, which must still be the identity's.
+  void begin_login(const std::shared_ptr<Connection>& conn, const std::string& identity,
+                   std::optional<std::uint64_t> resuming = std::nullopt);
+  // In a login task: reads the identity's resume-token generation into
+  // generation; false if resuming names another one (revoked).
+  bool resume_checks(Transaction& tx, const std::string& identity,
+                     std::optional<std::uint64_t> resuming, std::uint64_t& generation);
+  // Reads (or makes) the resume key, when resume tokens are on.
+  void load_resume_key();
   void complete_login(const std::shared_ptr<Connection>& conn, const LoginDecision& d);
-  // LOGIN_OK for a new session: its id, its reconnect token, and the server's
-  // grace period and replay budget.
-  net::FramePtr login_ok_frame(std::uint64_t session, const std::string& token) const;
+  // LOGIN_OK for a new session: its id, its reconnect token, the server's
+  // grace period and replay budget, and a resume token for identity.
+  net::FramePtr login_ok_frame(std::uint64_t session, const std::string& token,
+                               const std::string& identity, std::uint64_t generation) const;
   void record_login_failure(const std::string& address);
   void run_next(const std::shared_ptr<SessionState>& state);
   void submit_inbound(const std::shared_ptr<SessionState>& state, Inbound in);
@@ -144,6 +157,7 @@ class SessionService {
   std::shared_ptr<AppListener> app_;
   std::shared_ptr<Authenticator> auth_;
   std::shared_ptr<net::TlsContext> tls_;
+  std::string resume_key_;  // set by start() before the listeners open; read-only after
 
   std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
   std::vector<

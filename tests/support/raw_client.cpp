@@ -171,6 +171,23 @@ std::uint64_t RawClient::connect_session(std::string_view name, std::string_view
   return get64(f.body, 0);
 }
 
+std::string RawClient::resume_token() const {
+  const std::size_t at = 10 + get16(login_ok_, 8) + 8;  // after the token, grace and budget
+  return login_ok_.substr(at + 2, get16(login_ok_, at));
+}
+
+Frame RawClient::resume(std::string_view token) {
+  hello();
+  send(op::resume, str16(token));
+  auto f = read_skipping_heartbeats();
+  if (!f) throw std::runtime_error("no reply to RESUME");
+  if (f->op == op::login_ok) {
+    login_ok_ = f->body;
+    token_ = f->body.substr(10, get16(f->body, 8));
+  }
+  return *f;
+}
+
 Frame RawClient::reconnect(std::string_view token, std::uint64_t received) {
   hello();
   send(op::reconnect, str16(token) + be64(received));

@@ -13,9 +13,10 @@ namespace test {
 namespace op {
 inline constexpr std::uint8_t hello = 0x01, welcome = 0x02, login = 0x10, login_ok = 0x11,
                               login_failed = 0x12, redirect = 0x13, reconnect = 0x14,
-                              reconnect_ok = 0x15, reconnect_failed = 0x16, session_message = 0x20,
-                              channel_joined = 0x30, channel_left = 0x31, channel_message = 0x32,
-                              logout = 0x40, logout_ok = 0x41, heartbeat = 0x50, disconnect = 0x60;
+                              reconnect_ok = 0x15, reconnect_failed = 0x16, resume = 0x17,
+                              session_message = 0x20, channel_joined = 0x30, channel_left = 0x31,
+                              channel_message = 0x32, logout = 0x40, logout_ok = 0x41,
+                              heartbeat = 0x50, disconnect = 0x60;
 }
 
 struct Frame {
@@ -63,8 +64,13 @@ class RawClient {
   // RECONNECT_OK, token() is the new token it carries.
   Frame reconnect(std::string_view token, std::uint64_t received);
   const std::string& token() const noexcept { return token_; }
-  // The body of the LOGIN_OK that connect_session received.
+  // The body of the LOGIN_OK that connect_session (or resume) received.
   const std::string& login_ok() const noexcept { return login_ok_; }
+  // The resume token in that LOGIN_OK.
+  std::string resume_token() const;
+  // HELLO, then RESUME with token; returns the reply. After LOGIN_OK,
+  // token(), login_ok() and resume_token() are the new session's.
+  Frame resume(std::string_view token);
 
   void close();
   int fd() const noexcept { return fd_; }
