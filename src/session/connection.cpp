@@ -290,7 +290,11 @@ void Connection::on_counted(const net::Frame& frame) {
     in.channel = body.u64();
   }
   in.data = std::string(body.rest());
-  if (!service_.inbound(session_, this, std::move(in))) paused_ = true;
+  if (!service_.inbound(session_, this, std::move(in))) {
+    paused_ = true;
+    service_.log().debug("stops reading from {} (session {}): its inbound queue is full", address_,
+                         session_->id);
+  }
 }
 
 bool Connection::take_token() {
