@@ -18,12 +18,14 @@ using starhold::client::Transport;
 // A Client whose callbacks feed a queue the test thread waits on.
 class Probe {
  public:
-  Probe(std::uint16_t port, Transport t, const std::string& ca) {
+  Probe(std::uint16_t port, Transport t, const std::string& ca,
+        const std::function<void(ClientOptions&)>& tweak = {}) {
     ClientOptions o;
     o.port = port;
     o.transport = t;
     o.ca_file = ca;
     o.reconnect_delay = std::chrono::milliseconds(50);
+    if (tweak) tweak(o);
     client = std::make_unique<Client>(o);
     client->on_logged_in = [this](std::uint64_t) { push("logged in"); };
     client->on_login_failed = [this](std::uint16_t r, const std::string& m) {
@@ -180,4 +182,23 @@ TEST_CASE("the client library waits out the reconnect limit and then resumes") {
   CHECK(p.next() == "reconnected");
   p.client->send("echo:resumed at last");
   CHECK(p.next() == "resumed at last");
+}
+
+TEST_CASE("the client library keeps at most resend_buffer_bytes of unacknowledged sends") {
+  test::TempDir dir;
+  test::LogCapture log;
+  test::NetServer net(dir.path(), log);
+  // Each "echo:" message below is a frame of 510 bytes: three fit in 2,000.
+  Probe p(net.tcp, Transport::tcp, net.ca, [](ClientOptions& o) { o.resend_buffer_bytes = 2000; });
+  p.client->login("bounded", "pw");
+  CHECK(p.next() == "logged in");
+  CHECK(p.next() == "welcome bounded");
+  p.client->drop_connection();
+  for (int i = 0; i < 10; ++i)  // while away: kept for resending, within the bound
+    p.client->send("echo:" + std::to_string(i) + std::string(499, '.'));
+  CHECK(p.next() == "lost, reconnecting 0");
+  CHECK(p.next() == "lost, reconnecting 0");  // 7 messages lost, reported
+  CHECK(p.next() == "reconnected");
+  for (int i = 7; i < 10; ++i)
+    CHECK(p.next() == std::to_string(i) + std::string(499, '.'));
 }
