@@ -152,11 +152,19 @@ std::uint32_t RawClient::hello() {
   return (static_cast<std::uint32_t>(get16(f->body, 6)) << 16) | get16(f->body, 8);
 }
 
+Frame RawClient::login_reply(const char* request) {
+  auto f = read_skipping_heartbeats();
+  if (!f) throw std::runtime_error(std::string("no reply to ") + request);
+  if (f->op == op::login_ok) {
+    login_ok_ = f->body;
+    token_ = f->body.substr(10, get16(f->body, 8));
+  }
+  return *f;
+}
+
 Frame RawClient::login(std::string_view name, std::string_view password) {
   send(op::login, str16(name) + str16(password));
-  auto f = read_skipping_heartbeats();
-  if (!f) throw std::runtime_error("no reply to LOGIN");
-  return *f;
+  return login_reply("LOGIN");
 }
 
 std::uint64_t RawClient::connect_session(std::string_view name, std::string_view password) {
@@ -165,9 +173,6 @@ std::uint64_t RawClient::connect_session(std::string_view name, std::string_view
   if (f.op != op::login_ok) {
     throw std::runtime_error("login failed with opcode " + std::to_string(f.op));
   }
-  const std::uint16_t n = get16(f.body, 8);
-  token_ = f.body.substr(10, n);
-  login_ok_ = f.body;
   return get64(f.body, 0);
 }
 
@@ -179,13 +184,7 @@ std::string RawClient::resume_token() const {
 Frame RawClient::resume(std::string_view token) {
   hello();
   send(op::resume, str16(token));
-  auto f = read_skipping_heartbeats();
-  if (!f) throw std::runtime_error("no reply to RESUME");
-  if (f->op == op::login_ok) {
-    login_ok_ = f->body;
-    token_ = f->body.substr(10, get16(f->body, 8));
-  }
-  return *f;
+  return login_reply("RESUME");
 }
 
 Frame RawClient::reconnect(std::string_view token, std::uint64_t received) {

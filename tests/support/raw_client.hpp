@@ -56,7 +56,8 @@ class RawClient {
 
   // HELLO, expecting WELCOME. Returns WELCOME's heartbeat_ms.
   std::uint32_t hello();
-  // LOGIN; returns the reply (LOGIN_OK, LOGIN_FAILED, REDIRECT, ...).
+  // LOGIN; returns the reply (LOGIN_OK, LOGIN_FAILED, REDIRECT, ...). After
+  // LOGIN_OK, token(), login_ok() and resume_token() are the session's.
   Frame login(std::string_view name, std::string_view password);
   // hello + login, requiring LOGIN_OK; returns the session id; keeps the token.
   std::uint64_t connect_session(std::string_view name, std::string_view password);
@@ -64,7 +65,7 @@ class RawClient {
   // RECONNECT_OK, token() is the new token it carries.
   Frame reconnect(std::string_view token, std::uint64_t received);
   const std::string& token() const noexcept { return token_; }
-  // The body of the LOGIN_OK that connect_session (or resume) received.
+  // The body of the last LOGIN_OK (from login, connect_session or resume).
   const std::string& login_ok() const noexcept { return login_ok_; }
   // The resume token in that LOGIN_OK.
   std::string resume_token() const;
@@ -77,6 +78,8 @@ class RawClient {
 
  private:
   bool fill(std::chrono::steady_clock::time_point deadline);
+  // The reply to LOGIN or RESUME (request names it); keeps a LOGIN_OK's token.
+  Frame login_reply(const char* request);
   int fd_ = -1;
   bool eof_ = false;
   std::string buffer_;
