@@ -47,7 +47,7 @@ void SessionService::send(Transaction& tx, Session session, std::string_view mes
 }
 
 void SessionService::deliver(SessionState& state, const net::FramePtr& f) {
-  bool overflow = false;
+  bool overflow = false, start_end = false;
   {
     std::lock_guard lock(state.mu);
     if (state.ended) return;
@@ -71,7 +71,10 @@ void SessionService::deliver(SessionState& state, const net::FramePtr& f) {
           ++state.replay_first;
         }
       } else {
-        overflow = true;  // missed for sure: the session cannot be resumed whole
+        // Missed for sure: the session cannot be resumed whole. It ends now,
+        // and keeps nothing more meanwhile.
+        overflow = true;
+        start_end = queue_end(state, false, Reason::replay_overflow, false);
       }
     }
     if (state.conn) state.conn->send(f);
@@ -79,7 +82,10 @@ void SessionService::deliver(SessionState& state, const net::FramePtr& f) {
   if (overflow) {
     log_.info("session {} '{}' missed more than the replay budget of {} bytes while away", state.id,
               state.identity, options_.replay_buffer_bytes);
-    end_session(state.shared_from_this(), false, Reason::replay_overflow, false);
+  }
+  if (start_end) {
+    // Not from here: a channel's fan-out may be delivering under its own lock.
+    boost::asio::post(*ios_[0], [this, s = state.shared_from_this()] { run_next(s); });
   }
 }
 
@@ -239,21 +245,27 @@ void SessionService::end_session(const std::shared_ptr<SessionState>& state, boo
   bool start = false;
   {
     std::lock_guard lock(state->mu);
-    if (state->ending) return;
-    state->ending = true;
-    state->end_reason = reason;
-    state->replay.clear();
-    state->replay_bytes = 0;
-    Inbound end;
-    end.kind = Inbound::Kind::end;
-    end.graceful = graceful;
-    end.reason = reason;
-    end.tell_client = tell_client;
-    state->inbound.push_back(std::move(end));
-    start = !state->busy;
-    state->busy = true;
+    start = queue_end(*state, graceful, reason, tell_client);
   }
   if (start) run_next(state);
+}
+
+bool SessionService::queue_end(SessionState& state, bool graceful, Reason reason,
+                               bool tell_client) {
+  if (state.ending) return false;
+  state.ending = true;
+  state.end_reason = reason;
+  state.replay.clear();
+  state.replay_bytes = 0;
+  Inbound end;
+  end.kind = Inbound::Kind::end;
+  end.graceful = graceful;
+  end.reason = reason;
+  end.tell_client = tell_client;
+  state.inbound.push_back(std::move(end));
+  const bool start = !state.busy;
+  state.busy = true;
+  return start;
 }
 
 void SessionService::finish_end(const std::shared_ptr<SessionState>& state, Reason reason,

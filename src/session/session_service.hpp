@@ -142,6 +142,9 @@ class SessionService {
   void submit_inbound(const std::shared_ptr<SessionState>& state, Inbound in);
   void end_session(const std::shared_ptr<SessionState>& state, bool graceful, net::Reason reason,
                    bool tell_client);
+  // Queues the session's end; true if its task must be started (run_next).
+  // REQUIRES: state.mu held.
+  bool queue_end(SessionState& state, bool graceful, net::Reason reason, bool tell_client);
   void finish_end(const std::shared_ptr<SessionState>& state, net::Reason reason, bool tell_client);
   // Begins the grace period of a session that lost its connection; REQUIRES: state.mu held.
   void start_grace(const std::shared_ptr<SessionState>& state);
