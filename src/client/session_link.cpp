@@ -18,9 +18,12 @@ namespace {
 
 constexpr int kMaxRedirects = 8;
 // A HEARTBEAT acknowledges this many counted frames received without one,
-// or this fraction of the server's replay budget, whichever comes first.
+// or this fraction of the server's replay budget, whichever comes first, and
+// anything received at the latest this long after it arrived, so that the
+// server keeps little for a client with light traffic.
 constexpr std::uint32_t kAcknowledgeEvery = 64;
 constexpr std::uint32_t kAcknowledgeBudgetShare = 4;
+constexpr std::chrono::milliseconds kAcknowledgeWithin{1000};
 constexpr std::chrono::milliseconds kMaxReconnectDelay{5000};
 
 std::uint16_t code(Reason r) {
@@ -50,6 +53,7 @@ SessionLink::SessionLink(const Strand& strand, ClientOptions options,
       tls_(std::move(tls)),
       resend_(options_.resend_buffer_bytes),
       retry_timer_(strand),
+      ack_timer_(strand),
       delay_(options_.reconnect_delay) {}
 
 template <class F, class... Args>
@@ -499,8 +503,15 @@ void SessionLink::count_received(std::size_t body_bytes) {
   ++received_;
   unacknowledged_bytes_ += net::kLengthBytes + 1 + body_bytes;
   if (++unacknowledged_ >= kAcknowledgeEvery || unacknowledged_bytes_ >= acknowledge_bytes_) {
-    send_heartbeat();
+    return send_heartbeat();
   }
+  if (ack_pending_) return;
+  ack_pending_ = true;
+  ack_timer_.expires_after(kAcknowledgeWithin);
+  ack_timer_.async_wait([self = shared_from_this()](const net::ErrorCode& ec) {
+    self->ack_pending_ = false;
+    if (!ec && self->unacknowledged_ > 0 && self->has_session_state()) self->send_heartbeat();
+  });
 }
 
 void SessionLink::send_heartbeat() {
@@ -573,6 +584,7 @@ void SessionLink::stop() {
     connection_.reset();
   }
   retry_timer_.cancel();
+  ack_timer_.cancel();
   state_ = State::idle;
   token_.clear();
   resume_token_.clear();

@@ -175,6 +175,9 @@ class SessionLink final : public Connection::Listener,
 
   // Resuming after a lost connection.
   boost::asio::steady_timer retry_timer_;
+  // Acknowledging what was received, within kAcknowledgeWithin.
+  boost::asio::steady_timer ack_timer_;
+  bool ack_pending_ = false;
   int attempts_ = 0;
   std::chrono::milliseconds delay_;
   std::string last_error_;
