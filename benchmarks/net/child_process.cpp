@@ -16,6 +16,13 @@ namespace netbench {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+std::string this_program() {
+  char self[4096];
+  const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (len <= 0) throw std::runtime_error("cannot find this program's path");
+  return std::string(self, static_cast<std::size_t>(len));
+}
+
 Child::Child(std::vector<std::string> args) {
   int in[2], out[2];
   if (pipe(in) != 0 || pipe(out) != 0) throw std::runtime_error("pipe failed");

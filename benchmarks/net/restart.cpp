@@ -6,8 +6,6 @@
 // one message answered). Baseline, in the same run: another SIGKILL and
 // restart, the players coming back with their passwords (scrypt at the
 // server's default cost).
-#include <unistd.h>
-
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -28,17 +26,10 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kConcurrentLogins = 1000;
 
-std::string self_path() {
-  char self[4096];
-  const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (len <= 0) throw std::runtime_error("cannot find this program's path");
-  return std::string(self, static_cast<std::size_t>(len));
-}
-
 // A server process on dir's store; port is where it listens.
 struct ServerProcess {
   ServerProcess(const std::string& dir, std::size_t players)
-      : child({self_path(), "--restart-server", dir, std::to_string(players)}) {
+      : child({this_program(), "--restart-server", dir, std::to_string(players)}) {
     const std::string line = child.read_line(3600s);
     if (line.rfind("port ", 0) != 0) throw std::runtime_error("server process said: " + line);
     port = static_cast<std::uint16_t>(std::stoul(line.substr(5)));
