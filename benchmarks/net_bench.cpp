@@ -2,7 +2,7 @@
 // core_bench; where a baseline applies it is measured in the same run.
 //
 //   net_bench [--dir DIR] [--seconds N] [--only PREFIX] [--memory-sessions N]
-//             [--restart-players N]
+//             [--restart-players N] [--soak-seconds N] [--soak-warmup-seconds N]
 //
 // Workloads (clients on 127.0.0.1, one load-generator thread on the same cores):
 //   echo_tcp_{100,1000}      N clients, one message in flight each; every echo is
@@ -19,6 +19,9 @@
 //                            and restart, with resume tokens; baseline: with
 //                            their passwords (slow: scrypt at the real cost;
 //                            runs only with --only restart)
+//   soak_memory_10000        10,000 TLS sessions, one message a second each, for
+//                            minutes: the server's RSS slope in KiB/min (must
+//                            stay under a stated bound; runs only with --only soak)
 //
 // Every server here turns off the per-client message rate limit
 // (max_message_rate = 0): one load-generator client stands for many players.
@@ -56,6 +59,14 @@ Args parse(int argc, char** argv) {
       a.restart_players = static_cast<std::size_t>(std::stoul(value));
       return true;
     }
+    if (flag == "--soak-seconds") {
+      a.soak = std::chrono::seconds(std::stol(value));
+      return true;
+    }
+    if (flag == "--soak-warmup-seconds") {
+      a.soak_warmup = std::chrono::seconds(std::stol(value));
+      return true;
+    }
     return false;
   });
   return a;
@@ -77,7 +88,8 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fmt::print(stderr,
                "{}\nusage: net_bench [--dir DIR] [--seconds N] [--only PREFIX] "
-               "[--memory-sessions N] [--restart-players N]\n",
+               "[--memory-sessions N] [--restart-players N] [--soak-seconds N] "
+               "[--soak-warmup-seconds N]\n",
                e.what());
     return 2;
   }
@@ -98,6 +110,7 @@ int main(int argc, char** argv) {
     if (want("memory")) netbench::memory(args);
     // Minutes long (every player hashes its password twice): only when asked for.
     if (!args.only.empty() && want("restart")) netbench::restart(args);
+    if (!args.only.empty() && want("soak")) netbench::soak(args);
   } catch (const std::exception& e) {
     fmt::print(stderr, "net_bench: {}\n", e.what());
     return 1;

@@ -40,6 +40,12 @@ void Link<Stream>::send(std::uint8_t opcode, std::string_view body) {
 }
 
 template <class Stream>
+void Link<Stream>::acknowledge() {
+  send(op::heartbeat, u64_body(received_));
+  acknowledged_ = received_;
+}
+
+template <class Stream>
 void Link<Stream>::close_because(std::string why) {
   if (closed_) return;
   why_ = std::move(why);
@@ -107,7 +113,7 @@ void Link<Stream>::handle(std::uint8_t opcode, std::string_view body) {
       return close_because("DISCONNECT " + std::to_string(disconnect_reason_) + ": " +
                            std::string(body.size() > 4 ? body.substr(4) : body));
     case op::heartbeat:
-      send(op::heartbeat, u64_body(received_));  // the server heard nothing from us a while
+      acknowledge();  // the server heard nothing from us a while
       return;
     case op::session_message:
     case op::channel_joined:
@@ -115,7 +121,7 @@ void Link<Stream>::handle(std::uint8_t opcode, std::string_view body) {
     case op::channel_message:
       ++received_;
       if (options_.ack_every != 0 && received_ % options_.ack_every == 0) {
-        send(op::heartbeat, u64_body(received_));
+        acknowledge();
       }
       break;
     default:

@@ -56,6 +56,11 @@ class Link : public std::enable_shared_from_this<Link<Stream>> {
   void send_bytes(std::string_view bytes);
   void send(std::uint8_t opcode, std::string_view body);
 
+  // Sends HEARTBEAT with the count of counted frames received.
+  void acknowledge();
+  // Whether counted frames arrived since the last acknowledge().
+  bool unacknowledged() const noexcept { return received_ != acknowledged_; }
+
   // Closes, noting why (for the report).
   void close_because(std::string why);
   void close();
@@ -81,6 +86,7 @@ class Link : public std::enable_shared_from_this<Link<Stream>> {
   std::string pending_, writing_buf_;
   bool writing_ = false, closed_ = false, logged_in_ = false;
   std::uint64_t received_ = 0;  // counted frames from the server
+  std::uint64_t acknowledged_ = 0;
   std::string resume_token_;
   std::uint16_t disconnect_reason_ = 0;
   std::string why_;
