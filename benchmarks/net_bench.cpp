@@ -2,6 +2,7 @@
 // core_bench; where a baseline applies it is measured in the same run.
 //
 //   net_bench [--dir DIR] [--seconds N] [--only PREFIX] [--memory-sessions N]
+//             [--restart-players N] [--soak-seconds N] [--soak-warmup-seconds N]
 //
 // Workloads (clients on 127.0.0.1, one load-generator thread on the same cores):
 //   echo_tcp_{100,1000}      N clients, one message in flight each; every echo is
@@ -14,6 +15,13 @@
 //   fanout_1000              one session publishes on a channel of 1,000 members
 //   memory_tls_idle_session  resident memory per idle TLS session, 10,000
 //                            sessions, the server in a child process
+//   restart_resume_10000     10,000 players back after the server's SIGKILL
+//                            and restart, with resume tokens; baseline: with
+//                            their passwords (slow: scrypt at the real cost;
+//                            runs only with --only restart)
+//   soak_memory_10000        10,000 TLS sessions, one message a second each, for
+//                            minutes: the server's RSS slope in KiB/min (must
+//                            stay under a stated bound; runs only with --only soak)
 //
 // Every server here turns off the per-client message rate limit
 // (max_message_rate = 0): one load-generator client stands for many players.
@@ -43,9 +51,23 @@ using netbench::Args;
 Args parse(int argc, char** argv) {
   Args a;
   bench::parse_options(argc, argv, a, [&](std::string_view flag, const std::string& value) {
-    if (flag != "--memory-sessions") return false;
-    a.memory_sessions = static_cast<std::size_t>(std::stoul(value));
-    return true;
+    if (flag == "--memory-sessions") {
+      a.memory_sessions = static_cast<std::size_t>(std::stoul(value));
+      return true;
+    }
+    if (flag == "--restart-players") {
+      a.restart_players = static_cast<std::size_t>(std::stoul(value));
+      return true;
+    }
+    if (flag == "--soak-seconds") {
+      a.soak = std::chrono::seconds(std::stol(value));
+      return true;
+    }
+    if (flag == "--soak-warmup-seconds") {
+      a.soak_warmup = std::chrono::seconds(std::stol(value));
+      return true;
+    }
+    return false;
   });
   return a;
 }
@@ -57,13 +79,17 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::string_view(argv[1]) == "--memory-server") {
     return netbench::memory_server(argv[2], static_cast<std::size_t>(std::stoul(argv[3])));
   }
+  if (argc == 4 && std::string_view(argv[1]) == "--restart-server") {
+    return netbench::restart_server(argv[2], static_cast<std::size_t>(std::stoul(argv[3])));
+  }
   Args args;
   try {
     args = parse(argc, argv);
   } catch (const std::exception& e) {
     fmt::print(stderr,
                "{}\nusage: net_bench [--dir DIR] [--seconds N] [--only PREFIX] "
-               "[--memory-sessions N]\n",
+               "[--memory-sessions N] [--restart-players N] [--soak-seconds N] "
+               "[--soak-warmup-seconds N]\n",
                e.what());
     return 2;
   }
@@ -82,6 +108,9 @@ int main(int argc, char** argv) {
     }
     if (want("fanout")) netbench::fanout(args, 1000);
     if (want("memory")) netbench::memory(args);
+    // Minutes long (every player hashes its password twice): only when asked for.
+    if (!args.only.empty() && want("restart")) netbench::restart(args);
+    if (!args.only.empty() && want("soak")) netbench::soak(args);
   } catch (const std::exception& e) {
     fmt::print(stderr, "net_bench: {}\n", e.what());
     return 1;

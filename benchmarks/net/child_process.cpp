@@ -16,6 +16,13 @@ namespace netbench {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+std::string this_program() {
+  char self[4096];
+  const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (len <= 0) throw std::runtime_error("cannot find this program's path");
+  return std::string(self, static_cast<std::size_t>(len));
+}
+
 Child::Child(std::vector<std::string> args) {
   int in[2], out[2];
   if (pipe(in) != 0 || pipe(out) != 0) throw std::runtime_error("pipe failed");
@@ -40,7 +47,7 @@ Child::Child(std::vector<std::string> args) {
 
 Child::~Child() {
   ::close(to_);  // end of input: the child stops its server and exits
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < 300 && pid_ != 0; ++i) {
     if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
       pid_ = 0;
       break;
@@ -52,6 +59,13 @@ Child::~Child() {
     waitpid(pid_, nullptr, 0);
   }
   ::close(from_);
+}
+
+void Child::kill_hard() {
+  if (pid_ == 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = 0;
 }
 
 void Child::send_line(const std::string& s) {

@@ -9,6 +9,9 @@
 
 namespace netbench {
 
+// The path of the running program (to run it again as a child).
+std::string this_program();
+
 // Spawns args[0] (a path) with args as its argv; its stdin and stdout are
 // pipes to this object. Throws std::runtime_error if the spawn fails. The
 // destructor closes the child's stdin, waits up to 30 s for it to exit, then
@@ -22,6 +25,8 @@ class Child {
   void send_line(const std::string& s);
   // The next line from the child; throws after timeout.
   std::string read_line(std::chrono::milliseconds timeout);
+  // Kills the child with SIGKILL and reaps it.
+  void kill_hard();
 
  private:
   pid_t pid_ = 0;

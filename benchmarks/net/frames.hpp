@@ -16,9 +16,9 @@ namespace asio = boost::asio;
 
 namespace op {
 inline constexpr std::uint8_t hello = 0x01, welcome = 0x02, login = 0x10, login_ok = 0x11,
-                              login_failed = 0x12, session_message = 0x20, channel_joined = 0x30,
-                              channel_left = 0x31, channel_message = 0x32, heartbeat = 0x50,
-                              disconnect = 0x60;
+                              login_failed = 0x12, resume = 0x17, session_message = 0x20,
+                              channel_joined = 0x30, channel_left = 0x31, channel_message = 0x32,
+                              heartbeat = 0x50, disconnect = 0x60;
 }
 
 inline constexpr std::uint32_t kMaxFrame = 65536;

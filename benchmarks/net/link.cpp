@@ -40,6 +40,12 @@ void Link<Stream>::send(std::uint8_t opcode, std::string_view body) {
 }
 
 template <class Stream>
+void Link<Stream>::acknowledge() {
+  send(op::heartbeat, u64_body(received_));
+  acknowledged_ = received_;
+}
+
+template <class Stream>
 void Link<Stream>::close_because(std::string why) {
   if (closed_) return;
   why_ = std::move(why);
@@ -59,7 +65,7 @@ template <class Stream>
 void Link<Stream>::greet() {
   std::string hello;
   put_be(hello, 0x53484C44, 4);
-  put_be(hello, 1, 2);
+  put_be(hello, 2, 2);
   send(op::hello, hello);
   read();
 }
@@ -83,12 +89,22 @@ void Link<Stream>::handle(std::uint8_t opcode, std::string_view body) {
   if (closed_) return;
   switch (opcode) {
     case op::welcome:
-      send(op::login, str16(options_.name) + str16(options_.password));
+      if (!options_.resume_token.empty()) {
+        send(op::resume, str16(options_.resume_token));
+      } else {
+        send(op::login, str16(options_.name) + str16(options_.password));
+      }
       return;
-    case op::login_ok:
+    case op::login_ok: {
+      // u64 session, blob reconnect token, u32 grace, u32 budget, blob resume token, u32 valid
+      const std::size_t at = body.size() >= 10 ? 10 + get_be(body.data() + 8, 2) + 8 : body.size();
+      if (body.size() >= at + 2) {
+        resume_token_ = std::string(body.substr(at + 2, get_be(body.data() + at, 2)));
+      }
       logged_in_ = true;
       if (on_login) std::exchange(on_login, nullptr)(true);
       return;
+    }
     case op::login_failed:
       return close_because("login failed: " + std::string(body.size() > 4 ? body.substr(4) : body));
     case op::disconnect:
@@ -97,7 +113,7 @@ void Link<Stream>::handle(std::uint8_t opcode, std::string_view body) {
       return close_because("DISCONNECT " + std::to_string(disconnect_reason_) + ": " +
                            std::string(body.size() > 4 ? body.substr(4) : body));
     case op::heartbeat:
-      send(op::heartbeat, u64_body(received_));  // the server heard nothing from us a while
+      acknowledge();  // the server heard nothing from us a while
       return;
     case op::session_message:
     case op::channel_joined:
@@ -105,7 +121,7 @@ void Link<Stream>::handle(std::uint8_t opcode, std::string_view body) {
     case op::channel_message:
       ++received_;
       if (options_.ack_every != 0 && received_ % options_.ack_every == 0) {
-        send(op::heartbeat, u64_body(received_));
+        acknowledge();
       }
       break;
     default:

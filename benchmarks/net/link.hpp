@@ -31,6 +31,8 @@ class Link : public std::enable_shared_from_this<Link<Stream>> {
   struct Options {
     std::uint16_t port = 0;
     std::string name, password = "pw";
+    // Not empty: log in with RESUME and this resume token instead of LOGIN.
+    std::string resume_token;
     std::size_t read_chunk = 16384;
     // Acknowledge (HEARTBEAT with the count) every this many counted frames; 0: never.
     std::uint64_t ack_every = 64;
@@ -54,11 +56,18 @@ class Link : public std::enable_shared_from_this<Link<Stream>> {
   void send_bytes(std::string_view bytes);
   void send(std::uint8_t opcode, std::string_view body);
 
+  // Sends HEARTBEAT with the count of counted frames received.
+  void acknowledge();
+  // Whether counted frames arrived since the last acknowledge().
+  bool unacknowledged() const noexcept { return received_ != acknowledged_; }
+
   // Closes, noting why (for the report).
   void close_because(std::string why);
   void close();
 
   bool logged_in() const noexcept { return logged_in_; }
+  // The resume token of the LOGIN_OK (empty before it, or if the server gave none).
+  const std::string& resume_token() const noexcept { return resume_token_; }
   bool closed() const noexcept { return closed_; }
   std::uint64_t received() const noexcept { return received_; }
   // The server's DISCONNECT reason, or the local error, once closed.
@@ -77,6 +86,8 @@ class Link : public std::enable_shared_from_this<Link<Stream>> {
   std::string pending_, writing_buf_;
   bool writing_ = false, closed_ = false, logged_in_ = false;
   std::uint64_t received_ = 0;  // counted frames from the server
+  std::uint64_t acknowledged_ = 0;
+  std::string resume_token_;
   std::uint16_t disconnect_reason_ = 0;
   std::string why_;
 };

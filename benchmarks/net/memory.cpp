@@ -1,11 +1,8 @@
 // memory_tls_idle_session: resident memory per idle TLS session, 10,000
 // sessions by default, the server in a child process (this program run again
 // with --memory-server) so the load generator's memory is not counted.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -14,44 +11,13 @@
 #include "bench_util.hpp"
 #include "net/child_process.hpp"
 #include "net/load.hpp"
+#include "net/rss.hpp"
 #include "net/workloads.hpp"
 #include "net/worlds.hpp"
 
 namespace netbench {
-namespace {
 
 using namespace std::chrono_literals;
-
-struct Rss {
-  long vm_rss_kib = 0, rss_anon_kib = 0;
-};
-
-Rss own_rss() {
-  std::ifstream in("/proc/self/status");
-  Rss r;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) r.vm_rss_kib = std::stol(line.substr(6));
-    if (line.rfind("RssAnon:", 0) == 0) r.rss_anon_kib = std::stol(line.substr(8));
-  }
-  return r;
-}
-
-struct ChildRss {
-  Rss rss;
-  unsigned long long sessions = 0;
-};
-
-ChildRss ask_rss(Child& child) {
-  child.send_line("rss");
-  const std::string line = child.read_line(30s);
-  ChildRss r;
-  if (std::sscanf(line.c_str(), "rss %ld %ld %llu", &r.rss.vm_rss_kib, &r.rss.rss_anon_kib,
-                  &r.sessions) != 3)
-    throw std::runtime_error("unexpected answer from the server process: " + line);
-  return r;
-}
-
-}  // namespace
 
 // The child's side: a Starhold server over TLS. Prints "port N", then answers
 // each "rss" line on stdin with "rss VMRSS_KIB RSSANON_KIB SESSIONS"; stops at
@@ -86,11 +52,7 @@ int memory_server(const std::string& dir, std::size_t sessions) {
 void memory(const Args& args) {
   const std::size_t n = args.memory_sessions;
   bench::ScratchDir dir(args.dir, "net-memory");
-  char self[4096];
-  const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (len <= 0) throw std::runtime_error("cannot find this program's path");
-  self[len] = '\0';
-  Child child({self, "--memory-server", dir.path(), std::to_string(n)});
+  Child child({this_program(), "--memory-server", dir.path(), std::to_string(n)});
   const std::string port_line = child.read_line(60s);
   const auto port = static_cast<std::uint16_t>(std::stoul(port_line.substr(5)));
   std::this_thread::sleep_for(1s);

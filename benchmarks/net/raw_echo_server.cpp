@@ -32,13 +32,16 @@ class RawEchoServer::Conn : public std::enable_shared_from_this<Conn> {
     std::string reply;
     switch (opcode) {
       case op::hello:
-        put_be(reply, 1, 2);
+        put_be(reply, 2, 2);
         put_be(reply, kMaxFrame, 4);
         put_be(reply, 60000, 4);
         return send(op::welcome, reply);
       case op::login:
         put_be(reply, id_, 8);
         put_be(reply, 0, 2);  // an empty reconnect token
+        put_be(reply, 0, 4);  // no grace period
+        put_be(reply, 0, 4);  // no replay
+        put_be(reply, 0, 2);  // no resume token
         put_be(reply, 0, 4);
         return send(op::login_ok, reply);
       case op::session_message:

@@ -13,6 +13,11 @@ namespace netbench {
 // The command line (net_bench.cpp).
 struct Args : bench::RunOptions {
   std::size_t memory_sessions = 10000;
+  std::size_t restart_players = 10000;
+  std::chrono::seconds soak{180};  // soak: measured time
+  // soak: traffic before the first sample, so that the server's per-session
+  // buffers and the allocator's high-water mark have settled (soak.cpp)
+  std::chrono::seconds soak_warmup{180};
 };
 
 // echo_tcp_{n}_raw_asio, then echo_tcp_{n}: n clients against a raw Asio echo
@@ -30,5 +35,13 @@ void memory(const Args& args);
 // The child's side of memory(), entered by `net_bench --memory-server DIR N`;
 // returns the exit code.
 int memory_server(const std::string& dir, std::size_t sessions);
+// soak_memory_{n}: n TLS sessions with one message a second each for
+// args.soak; the server's memory must stay flat (soak.cpp).
+void soak(const Args& args);
+// restart_resume_{n}: players back after a SIGKILL, with resume tokens against
+// passwords; the server runs as a child (restart.cpp).
+void restart(const Args& args);
+// The child's side of restart(), entered by `net_bench --restart-server DIR N`.
+int restart_server(const std::string& dir, std::size_t players);
 
 }  // namespace netbench

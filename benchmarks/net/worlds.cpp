@@ -76,7 +76,7 @@ constexpr const char* kReasonNames[] = {
     "not_logged_in", "bad_credentials", "too_many_attempts", "flood", "slow_reader",
     "heartbeat_timeout", "server_full", "duplicate_login", "kicked", "shutdown", "logged_out",
     "already_logged_in", "refused", "invalid_token", "session_expired", "handshake_timeout",
-    "internal_error", "server_busy"};
+    "internal_error", "server_busy", "replay_overflow", "resumed_elsewhere"};
 // clang-format on
 
 }  // namespace

@@ -35,7 +35,8 @@ class Channel {
   Channel() = default;
   explicit Channel(ObjectId id) noexcept : id_(id) {}
 
-  // Creates a channel named name. Throws UsageError if the name is taken.
+  // Creates a channel named name. Throws UsageError if the name is taken or
+  // longer than 255 bytes.
   static Channel create(Transaction& tx, std::string_view name, Ref<ChannelListener> listener = {},
                         ChannelOptions options = {});
   // The channel named name, or an empty Channel.

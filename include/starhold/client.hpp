@@ -40,8 +40,17 @@ struct ClientOptions {
   bool verify_server = true;
   std::string websocket_path = "/";
   // After a lost connection, resume the session with its token (within the
-  // server's grace period), resending what the server had not received.
+  // server's grace period), resending what the server had not received. The
+  // client keeps the rotated token of each RECONNECT_OK, and backs off when
+  // the server limits its address's reconnect attempts.
   bool auto_reconnect = true;
+  // When the server no longer has the session (it restarted, or the grace
+  // period ran out), log in again with the resume token of the last
+  // LOGIN_OK instead of the password: on_disconnected (reconnecting = true)
+  // reports the lost session, then on_logged_in the new one, or
+  // on_login_failed if the token is refused (then call login() again). A
+  // server that stops (DISCONNECT shutdown) is retried like a lost connection.
+  bool auto_resume = true;
   std::chrono::milliseconds reconnect_delay{200};  // doubles per failed attempt, up to 5 s
   int max_reconnect_attempts = 20;
   // Follow a server's REDIRECT to another host and port.
@@ -84,12 +93,18 @@ class Client {
   std::function<void()> on_reconnected;
 
   // Connects, completes the handshake and logs in. The outcome arrives
-  // through on_logged_in or on_login_failed (or on_disconnected).
+  // through on_logged_in or on_login_failed (or on_disconnected). Throws
+  // std::length_error if name or password is over 65,535 bytes; a LOGIN
+  // frame over the server's maximum ends through on_disconnected
+  // (frame_too_large).
   void login(std::string name, std::string password);
   // Queues a message for the session's listener. Messages sent before the
-  // login completes are sent after it, in order.
+  // login completes are sent after it, in order. Throws std::length_error if
+  // its frame (1 + size bytes) exceeds the server's maximum frame (before
+  // the first WELCOME, 65,535 bytes is assumed).
   void send(std::string_view message);
-  // Queues a message on a channel this session was told it joined.
+  // Queues a message on a channel this session was told it joined. Throws
+  // std::length_error as send() does, for a frame of 9 + size bytes.
   void send_channel(std::uint64_t channel, std::string_view message);
   // Ends the session; on_disconnected follows with reason logged_out.
   void logout();

@@ -96,13 +96,31 @@ struct ServerOptions {
   std::chrono::milliseconds heartbeat_interval{5000};  // silence for 3 of these: disconnect
   std::chrono::milliseconds handshake_timeout{10000};  // to complete HELLO and login
   std::chrono::milliseconds reconnect_grace{30000};    // a lost session waits this long
+  // The time source of reconnect grace periods. Empty: std::chrono::steady_clock.
+  // Tests set a clock they step by hand; it must never go backwards.
+  std::function<std::chrono::steady_clock::time_point()> session_clock;
   // A session's unhandled messages; past either bound the server stops reading.
   std::size_t inbound_queue_messages = 256;
   std::size_t inbound_queue_bytes = std::size_t{1} << 20;
   // Bytes queued to a client that does not read; past this it is disconnected.
   std::size_t outbound_buffer_bytes = std::size_t{1} << 20;
-  // Sent messages kept for replay after a reconnect, until acknowledged.
-  std::size_t replay_buffer_bytes = std::size_t{256} << 10;
+  // The replay budget (announced in LOGIN_OK): counted frames sent to a
+  // session and not yet acknowledged are kept, up to this many bytes, and a
+  // reconnect resends them. A session without a connection whose missed
+  // frames pass it ends at once (replay_overflow). At most 2^32 - 1.
+  std::size_t replay_buffer_bytes = std::size_t{1} << 20;
+  // Tokens of ended sessions remembered, so that a late RECONNECT is told why
+  // (session_expired, replay_overflow) rather than invalid_token. The oldest
+  // are forgotten first; about 50 bytes each.
+  std::size_t expired_token_memory = 65536;
+  // RECONNECT attempts from one address: bursts of reconnect_burst, refilled
+  // at reconnect_rate a second (on session_clock). Past that the connection
+  // gets DISCONNECT too_many_attempts; no session is touched. 0: no limit.
+  std::uint32_t reconnect_rate = 10;
+  std::uint32_t reconnect_burst = 100;
+  // Addresses the reconnect limit tracks at once (about 150 bytes each); the
+  // least recently seen is forgotten first.
+  std::size_t reconnect_rate_addresses = 65536;
   // Counted messages a client may send per second (bursts of twice that);
   // faster is a flood. 0: no limit.
   std::uint32_t max_message_rate = 1000;
@@ -124,6 +142,10 @@ struct ServerOptions {
   // Addresses and accounts remembered for the limits above; past this many,
   // the least recently used are forgotten first.
   std::size_t login_throttle_entries = 100000;
+  // Resume tokens (LOGIN_OK, RESUME): a client may log in again without its
+  // password for this long after its login, even after a restart. Revoke an
+  // identity's tokens with starhold::revoke_resume_tokens. 0: none issued.
+  std::chrono::seconds resume_token_lifetime{86400};
   // A second login of a live identity: replace the old session, or refuse the new login.
   enum class DuplicateLogin { replace_old, refuse_new };
   DuplicateLogin duplicate_login = DuplicateLogin::replace_old;

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "starhold/data.hpp"
+#include "starhold/errors.hpp"
 #include "starhold/task.hpp"
 
 namespace starhold {
@@ -78,15 +79,21 @@ class LoginResult {
     r.listener_ = listener;
     return r;
   }
-  // The client gets LOGIN_FAILED (refused) with reason.
+  // The client gets LOGIN_FAILED (refused) with reason, cut to its first
+  // 1,000 bytes (less a partial UTF-8 character at the end).
   static LoginResult refuse(std::string reason) {
     LoginResult r;
     r.kind_ = Kind::refuse;
     r.text_ = std::move(reason);
     return r;
   }
-  // The client is sent to host:port to log in there.
+  // The client is sent to host:port to log in there. Throws UsageError
+  // unless host is 1 to 253 bytes (a DNS name's limit).
   static LoginResult redirect(std::string host, std::uint16_t port) {
+    if (host.empty() || host.size() > kMaxRedirectHost) {
+      throw UsageError("LoginResult::redirect: a host of " + std::to_string(host.size()) +
+                       " bytes; it must be 1 to 253 bytes");
+    }
     LoginResult r;
     r.kind_ = Kind::redirect;
     r.text_ = std::move(host);
@@ -101,6 +108,7 @@ class LoginResult {
   std::uint16_t port() const noexcept { return port_; }
 
  private:
+  static constexpr std::size_t kMaxRedirectHost = 253;
   Kind kind_ = Kind::refuse;
   Ref<SessionListener> listener_;
   std::string text_;
@@ -121,6 +129,12 @@ class AppListener {
   virtual LoginResult logged_in(Transaction& tx, Session session) = 0;
 };
 
+// Makes every resume token issued so far for identity invalid, from this
+// task's commit on: a RESUME with one gets LOGIN_FAILED (invalid_token).
+// Live sessions go on. Call it when an identity's credentials change or it
+// is banned: a RESUME does not ask the Authenticator.
+void revoke_resume_tokens(Transaction& tx, std::string_view identity);
+
 // A login attempt's credentials.
 struct Credentials {
   std::string name;
@@ -137,7 +151,7 @@ struct AuthResult {
   };
   bool ok = false;
   std::string identity;  // the session's name when ok
-  std::string reason;    // why not, when not ok (sent to the client)
+  std::string reason;    // why not, when not ok (sent to the client, cut to 1,000 bytes)
   Failure failure = Failure::rejected;
   static AuthResult accept(std::string identity) { return {true, std::move(identity), {}}; }
   static AuthResult reject(std::string reason) { return {false, {}, std::move(reason)}; }

@@ -21,6 +21,10 @@ ChannelRecord& record(Transaction& tx, ObjectId id) {
 
 Channel Channel::create(Transaction& tx, std::string_view name, Ref<ChannelListener> listener,
                         ChannelOptions options) {
+  if (name.size() > net::kMaxChannelName) {
+    throw UsageError(fmt::format("a channel name of {} bytes; the limit is {}", name.size(),
+                                 net::kMaxChannelName));
+  }
   const std::string bound = channel_name(name);
   if (tx.find<ChannelRecord>(bound) != nullptr) {
     throw UsageError(fmt::format("a channel named '{}' already exists", name));

@@ -92,6 +92,11 @@ Client::Client(asio::io_context& io, ClientOptions options)
 Client::~Client() = default;
 
 void Client::login(std::string name, std::string password) {
+  if (name.size() > 0xffff || password.size() > 0xffff) {
+    throw std::length_error(fmt::format(
+        "login: a name of {} bytes and a password of {}; each must be at most 65,535 bytes",
+        name.size(), password.size()));
+  }
   net::FrameWriter w(net::Op::login, 4 + name.size() + password.size());
   w.str(name).str(password);
   Callbacks callbacks{on_logged_in,    on_login_failed,    on_message,      on_channel_joined,

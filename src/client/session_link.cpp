@@ -17,8 +17,13 @@ using net::Reason;
 namespace {
 
 constexpr int kMaxRedirects = 8;
-// A HEARTBEAT acknowledges this many counted frames received without one.
+// A HEARTBEAT acknowledges this many counted frames received without one,
+// or this fraction of the server's replay budget, whichever comes first, and
+// anything received at the latest this long after it arrived, so that the
+// server keeps little for a client with light traffic.
 constexpr std::uint32_t kAcknowledgeEvery = 64;
+constexpr std::uint32_t kAcknowledgeBudgetShare = 4;
+constexpr std::chrono::milliseconds kAcknowledgeWithin{1000};
 constexpr std::chrono::milliseconds kMaxReconnectDelay{5000};
 
 std::uint16_t code(Reason r) {
@@ -48,6 +53,7 @@ SessionLink::SessionLink(const Strand& strand, ClientOptions options,
       tls_(std::move(tls)),
       resend_(options_.resend_buffer_bytes),
       retry_timer_(strand),
+      ack_timer_(strand),
       delay_(options_.reconnect_delay) {}
 
 template <class F, class... Args>
@@ -69,6 +75,8 @@ const char* SessionLink::name(State s) noexcept {
       return "waiting after a failed login";
     case State::resuming:
       return "resuming its session";
+    case State::renewing:
+      return "logging in again with its resume token";
     case State::in_session:
       return "logged in";
     case State::logging_out:
@@ -108,8 +116,8 @@ void SessionLink::send(net::FramePtr frame) {
     case State::in_session:
       return send_counted(std::move(frame));
     case State::resuming:
-    case State::backing_off:
       return resend_.push(std::move(frame));  // resent after RECONNECT_OK
+    case State::backing_off:
     case State::opening:
       if (goal_ == Goal::resume) return resend_.push(std::move(frame));
       break;
@@ -172,13 +180,13 @@ void SessionLink::on_frame(Connection& c, const net::Frame& frame) {
       expect(frame, {State::opening});
       return on_welcome(r);
     case Op::login_ok:
-      expect(frame, {State::logging_in});
+      expect(frame, {State::logging_in, State::renewing});
       return on_login_ok(r);
     case Op::login_failed:
-      expect(frame, {State::logging_in});
+      expect(frame, {State::logging_in, State::renewing});
       return on_login_failed(r);
     case Op::redirect:
-      expect(frame, {State::logging_in, State::resuming});
+      expect(frame, {State::logging_in, State::resuming, State::renewing});
       return on_redirect(r);
     case Op::reconnect_ok:
       expect(frame, {State::resuming});
@@ -202,6 +210,14 @@ void SessionLink::on_frame(Connection& c, const net::Frame& frame) {
       const auto reason = r.u16();
       std::string message(r.str());
       r.done();
+      if (reason == code(Reason::too_many_attempts) || reason == code(Reason::shutdown)) {
+        // Perhaps worth another try later (on_lost decides): a reconnect
+        // limit leaves the session untouched; a restarted server accepts
+        // the resume token.
+        const auto keep = connection_;
+        c.close();
+        return on_lost(c, reason, message);
+      }
       return end({reason, std::move(message), false});
     }
     default:
@@ -220,12 +236,9 @@ void SessionLink::on_lost(Connection& c, std::uint16_t reason, const std::string
   if (&c != connection_.get()) return;
   connection_.reset();
   last_error_ = message;
-  const bool resuming =
-      state_ == State::resuming || (state_ == State::opening && goal_ == Goal::resume);
-  const bool network = reason == 0 || reason == code(Reason::heartbeat_timeout);
-  const bool resumable = network && logged_in_ && options_.auto_reconnect &&
+  const bool resumable = worth_retrying(reason) && options_.auto_reconnect &&
                          options_.max_reconnect_attempts > 0 &&
-                         (state_ == State::in_session || resuming);
+                         (state_ == State::in_session || reconnecting());
   if (!resumable) {
     if (state_ == State::logging_out) {
       return end({reason,
@@ -258,12 +271,14 @@ void SessionLink::on_welcome(BodyReader r) {
   }
   max_frame_ = max_frame;
   connection_->welcome(max_frame, std::chrono::milliseconds(heartbeat_ms));
+  if (goal_ == Goal::renew) return send_resume();
   if (goal_ == Goal::resume) {
     state_ = State::resuming;
     FrameWriter reconnect(Op::reconnect, 2 + token_.size() + 8);
     reconnect.blob(token_).u64(received_);
     connection_->send(reconnect.share());
     unacknowledged_ = 0;
+    unacknowledged_bytes_ = 0;
     return;
   }
   if (!fits(*login_frame_)) return end(login_too_large());
@@ -275,11 +290,17 @@ void SessionLink::on_login_ok(BodyReader r) {
   const auto id = r.u64();
   std::string token(r.blob());
   const auto grace_ms = r.u32();
+  const auto replay_bytes = r.u32();
+  std::string resume_token(r.blob());
+  (void)r.u32();  // how long the resume token is valid, in seconds
   r.done();
+  resume_token_ = std::move(resume_token);
   token_ = std::move(token);
   grace_ms_ = grace_ms;
+  acknowledge_bytes_ = replay_bytes / kAcknowledgeBudgetShare;
   received_ = 0;
   unacknowledged_ = 0;
+  unacknowledged_bytes_ = 0;
   resend_.reset();
   attempts_ = 0;
   delay_ = options_.reconnect_delay;
@@ -299,6 +320,7 @@ void SessionLink::on_login_failed(BodyReader r) {
   const auto reason = r.u16();
   std::string message(r.str());
   r.done();
+  if (state_ == State::renewing) resume_token_.clear();  // refused: the password it is
   state_ = State::login_failed;
   emit(callbacks_.on_login_failed, reason, message);
   if (logout_requested_) end({code(Reason::logged_out), "logged out", false});
@@ -328,6 +350,7 @@ void SessionLink::on_redirect(BodyReader r) {
 void SessionLink::on_reconnect_ok(BodyReader r) {
   const auto id = r.u64();
   const auto server_received = r.u64();
+  std::string token(r.blob());
   r.done();
   if (id != session_) {
     throw ProtocolError(Reason::malformed_frame,
@@ -338,6 +361,7 @@ void SessionLink::on_reconnect_ok(BodyReader r) {
                         fmt::format("the server counts {} messages from this client, which sent {}",
                                     server_received, resend_.sent()));
   }
+  token_ = std::move(token);  // the one used no longer works
   state_ = State::in_session;
   attempts_ = 0;
   delay_ = options_.reconnect_delay;
@@ -361,7 +385,56 @@ void SessionLink::on_reconnect_failed(BodyReader r) {
   const auto reason = r.u16();
   std::string message(r.str());
   r.done();
-  end({reason, "the session could not be resumed: " + message, false});
+  if (!options_.auto_resume || resume_token_.empty()) {
+    return end({reason, "the session could not be resumed: " + message, false});
+  }
+  // The session is gone (a restarted server, say): log in again with the resume token.
+  const auto unconfirmed = resend_.frames().size();
+  resend_.reset();
+  token_.clear();
+  received_ = 0;
+  unacknowledged_ = 0;
+  unacknowledged_bytes_ = 0;
+  logged_in_ = false;
+  session_ = 0;
+  emit(callbacks_.on_disconnected,
+       DisconnectInfo{
+           reason,
+           fmt::format("the session could not be resumed ({}){}; logging in again "
+                       "with the resume token",
+                       message,
+                       unconfirmed == 0 ? std::string()
+                                        : fmt::format(", and {} messages the server had not "
+                                                      "acknowledged may be lost",
+                                                      unconfirmed)),
+           true});
+  send_resume();
+}
+
+void SessionLink::send_resume() {
+  state_ = State::renewing;
+  FrameWriter resume(Op::resume, 2 + resume_token_.size());
+  resume.blob(resume_token_);
+  connection_->send(resume.share());
+}
+
+bool SessionLink::reconnecting() const noexcept {
+  switch (state_) {
+    case State::resuming:
+    case State::renewing:
+      return true;
+    case State::opening:
+    case State::backing_off:
+      return goal_ != Goal::login;
+    default:
+      return false;
+  }
+}
+
+bool SessionLink::worth_retrying(std::uint16_t reason) const noexcept {
+  return reason == 0 || reason == code(Reason::heartbeat_timeout) ||
+         reason == code(Reason::shutdown) ||
+         (reason == code(Reason::too_many_attempts) && reconnecting());
 }
 
 void SessionLink::on_counted(const net::Frame& frame) {
@@ -369,26 +442,26 @@ void SessionLink::on_counted(const net::Frame& frame) {
   switch (frame.op) {
     case Op::session_message: {
       const auto message = r.rest();
-      count_received();
+      count_received(frame.body.size());
       return emit(callbacks_.on_message, message);
     }
     case Op::channel_joined: {
       const auto channel = r.u64();
       const std::string name(r.str());
       r.done();
-      count_received();
+      count_received(frame.body.size());
       return emit(callbacks_.on_channel_joined, channel, name);
     }
     case Op::channel_left: {
       const auto channel = r.u64();
       r.done();
-      count_received();
+      count_received(frame.body.size());
       return emit(callbacks_.on_channel_left, channel);
     }
     case Op::channel_message: {
       const auto channel = r.u64();
       const auto message = r.rest();
-      count_received();
+      count_received(frame.body.size());
       return emit(callbacks_.on_channel_message, channel, message);
     }
     default:
@@ -426,9 +499,19 @@ void SessionLink::send_counted(net::FramePtr frame) {
   connection_->send(std::move(frame));
 }
 
-void SessionLink::count_received() {
+void SessionLink::count_received(std::size_t body_bytes) {
   ++received_;
-  if (++unacknowledged_ >= kAcknowledgeEvery) send_heartbeat();
+  unacknowledged_bytes_ += net::kLengthBytes + 1 + body_bytes;
+  if (++unacknowledged_ >= kAcknowledgeEvery || unacknowledged_bytes_ >= acknowledge_bytes_) {
+    return send_heartbeat();
+  }
+  if (ack_pending_) return;
+  ack_pending_ = true;
+  ack_timer_.expires_after(kAcknowledgeWithin);
+  ack_timer_.async_wait([self = shared_from_this()](const net::ErrorCode& ec) {
+    self->ack_pending_ = false;
+    if (!ec && self->unacknowledged_ > 0 && self->has_session_state()) self->send_heartbeat();
+  });
 }
 
 void SessionLink::send_heartbeat() {
@@ -437,6 +520,7 @@ void SessionLink::send_heartbeat() {
   heartbeat.u64(has_session_state() ? received_ : 0);
   connection_->send(heartbeat.share());
   unacknowledged_ = 0;
+  unacknowledged_bytes_ = 0;
 }
 
 void SessionLink::send_logout() {
@@ -454,13 +538,15 @@ void SessionLink::schedule_resume() {
                             attempts_, grace_ms_, last_error_),
                 false});
   }
+  const bool renew =
+      state_ == State::renewing || (state_ == State::opening && goal_ == Goal::renew);
+  goal_ = renew ? Goal::renew : Goal::resume;
   state_ = State::backing_off;
   retry_timer_.expires_after(delay_);
   delay_ = std::min(delay_ * 2, kMaxReconnectDelay);
   retry_timer_.async_wait([self = shared_from_this()](const net::ErrorCode& ec) {
     if (ec || self->state_ != State::backing_off) return;
     ++self->attempts_;
-    self->goal_ = Goal::resume;
     self->connect();
   });
 }
@@ -498,11 +584,15 @@ void SessionLink::stop() {
     connection_.reset();
   }
   retry_timer_.cancel();
+  ack_timer_.cancel();
   state_ = State::idle;
   token_.clear();
+  resume_token_.clear();
   grace_ms_ = 0;
+  acknowledge_bytes_ = 0;
   received_ = 0;
   unacknowledged_ = 0;
+  unacknowledged_bytes_ = 0;
   resend_.reset();
   logout_requested_ = false;
   attempts_ = 0;

@@ -42,7 +42,10 @@ struct Callbacks {
 //   logging_in ──REDIRECT──▶ opening (the new address)
 //   in_session ──lost──▶ backing_off ──delay──▶ opening ──WELCOME──▶ resuming
 //   resuming ──RECONNECT_OK──▶ in_session;  ──lost──▶ backing_off
-//   resuming ──RECONNECT_FAILED──▶ idle;  backing_off ──attempts used up──▶ idle
+//   resuming ──RECONNECT_FAILED──▶ renewing (RESUME sent, with a resume token) or idle
+//   renewing ──LOGIN_OK──▶ in_session (a new session);  ──LOGIN_FAILED──▶ login_failed
+//   renewing ──lost──▶ backing_off ──delay──▶ opening ──WELCOME──▶ renewing
+//   backing_off ──attempts used up──▶ idle
 //   in_session ──logout()──▶ logging_out ──LOGOUT_OK──▶ idle
 //   any ──DISCONNECT, a loss that cannot be resumed──▶ idle
 //   any ──close()──▶ idle (no callback)
@@ -89,11 +92,12 @@ class SessionLink final : public Connection::Listener,
     logging_in,    // LOGIN sent
     login_failed,  // LOGIN_FAILED received; the connection waits for login()
     resuming,      // RECONNECT sent
+    renewing,      // RESUME sent: a new session with the resume token
     in_session,    // logged in
     logging_out,   // LOGOUT sent
     backing_off,   // the connection was lost; waiting to resume
   };
-  enum class Goal { login, resume };
+  enum class Goal { login, resume, renew };  // after WELCOME: LOGIN, RECONNECT or RESUME
 
   // Connection::Listener
   void on_open(Connection& c) override;
@@ -111,10 +115,19 @@ class SessionLink final : public Connection::Listener,
   void on_heartbeat(net::BodyReader r);
 
   void connect();
+  // Sends RESUME with the resume token.
+  void send_resume();
+  // Whether the link is getting back a lost session (RECONNECT or RESUME,
+  // or waiting or connecting to send one).
+  bool reconnecting() const noexcept;
+  // Whether a loss for this reason may be retried (a network error, a
+  // server restarting, a reconnect limit).
+  bool worth_retrying(std::uint16_t reason) const noexcept;
   void send_counted(net::FramePtr frame);
   void send_heartbeat();
   void send_logout();
-  void count_received();
+  // Counts a counted frame received; acknowledges when enough are unacknowledged.
+  void count_received(std::size_t body_bytes);
   void schedule_resume();
   // Throws net::ProtocolError(reason) unless the state is one of states.
   void expect(const net::Frame& frame, std::initializer_list<State> states,
@@ -152,13 +165,19 @@ class SessionLink final : public Connection::Listener,
 
   // The session.
   std::string token_;
-  std::uint32_t grace_ms_ = 0;        // how long the server keeps the session after a loss
-  std::uint64_t received_ = 0;        // counted frames received since LOGIN_OK
-  std::uint32_t unacknowledged_ = 0;  // of those, received since our last HEARTBEAT
+  std::string resume_token_;              // from the last LOGIN_OK; empty if the server gave none
+  std::uint32_t grace_ms_ = 0;            // how long the server keeps the session after a loss
+  std::uint32_t acknowledge_bytes_ = 0;   // acknowledge after this many bytes (replay budget / 4)
+  std::uint64_t received_ = 0;            // counted frames received since LOGIN_OK
+  std::uint32_t unacknowledged_ = 0;      // of those, received since our last HEARTBEAT
+  std::size_t unacknowledged_bytes_ = 0;  // and their frames' bytes
   ResendBuffer resend_;
 
   // Resuming after a lost connection.
   boost::asio::steady_timer retry_timer_;
+  // Acknowledging what was received, within kAcknowledgeWithin.
+  boost::asio::steady_timer ack_timer_;
+  bool ack_pending_ = false;
   int attempts_ = 0;
   std::chrono::milliseconds delay_;
   std::string last_error_;

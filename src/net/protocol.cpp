@@ -52,6 +52,10 @@ const char* reason_name(Reason r) noexcept {
       return "internal_error";
     case Reason::server_busy:
       return "server_busy";
+    case Reason::replay_overflow:
+      return "replay_overflow";
+    case Reason::resumed_elsewhere:
+      return "resumed_elsewhere";
   }
   return "unknown_reason";
 }
@@ -76,6 +80,8 @@ const char* op_name(Op op) noexcept {
       return "RECONNECT_OK";
     case Op::reconnect_failed:
       return "RECONNECT_FAILED";
+    case Op::resume:
+      return "RESUME";
     case Op::session_message:
       return "SESSION_MESSAGE";
     case Op::channel_joined:
@@ -97,7 +103,38 @@ const char* op_name(Op op) noexcept {
 }
 
 bool is_known_op(std::uint8_t op) noexcept {
-  return std::strcmp(op_name(static_cast<Op>(op)), "UNKNOWN") != 0;
+  switch (static_cast<Op>(op)) {
+    case Op::hello:
+    case Op::welcome:
+    case Op::login:
+    case Op::login_ok:
+    case Op::login_failed:
+    case Op::redirect:
+    case Op::reconnect:
+    case Op::reconnect_ok:
+    case Op::reconnect_failed:
+    case Op::resume:
+    case Op::session_message:
+    case Op::channel_joined:
+    case Op::channel_left:
+    case Op::channel_message:
+    case Op::logout:
+    case Op::logout_ok:
+    case Op::heartbeat:
+    case Op::disconnect:
+      return true;
+  }
+  return false;
+}
+
+std::string_view cut_text(std::string_view s, std::size_t max) noexcept {
+  if (s.size() <= max) return s;
+  std::size_t n = max;
+  // s[n] is the first byte left out: while it continues a character, that
+  // character would be cut, so leave it out whole.
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+    --n;
+  return s.substr(0, n);
 }
 
 // ---- FrameWriter -----------------------------------------------------------

@@ -12,10 +12,22 @@
 namespace starhold::net {
 
 inline constexpr std::uint32_t kMagic = 0x53484C44;  // "SHLD"
-inline constexpr std::uint16_t kVersion = 1;
+inline constexpr std::uint16_t kVersion = 2;
 inline constexpr std::size_t kLengthBytes = 4;
 // Largest frame a client may send before WELCOME tells it the real maximum.
 inline constexpr std::uint32_t kPreWelcomeMaxFrame = 256;
+// The smallest maximum frame a server may announce: every frame the server
+// makes of its own (texts, names, hosts, tokens) fits in it.
+inline constexpr std::uint32_t kMinMaxFrame = 1024;
+// Longest text (the message of LOGIN_FAILED, RECONNECT_FAILED, DISCONNECT).
+inline constexpr std::size_t kMaxText = 1000;
+// Longest host name in REDIRECT (a DNS name's limit).
+inline constexpr std::size_t kMaxHost = 253;
+// Longest channel name (CHANNEL_JOINED).
+inline constexpr std::size_t kMaxChannelName = 255;
+
+// The first bytes of s, at most max, without a partial UTF-8 character at the end.
+std::string_view cut_text(std::string_view s, std::size_t max) noexcept;
 
 enum class Op : std::uint8_t {
   hello = 0x01,
@@ -27,6 +39,7 @@ enum class Op : std::uint8_t {
   reconnect = 0x14,
   reconnect_ok = 0x15,
   reconnect_failed = 0x16,
+  resume = 0x17,
   session_message = 0x20,
   channel_joined = 0x30,
   channel_left = 0x31,
@@ -60,6 +73,8 @@ enum class Reason : std::uint16_t {
   handshake_timeout = 20,
   internal_error = 21,
   server_busy = 22,
+  replay_overflow = 23,
+  resumed_elsewhere = 24,
 };
 
 const char* reason_name(Reason r) noexcept;
@@ -85,8 +100,12 @@ class FrameWriter {
   FrameWriter& u16(std::uint16_t v);
   FrameWriter& u32(std::uint32_t v);
   FrameWriter& u64(std::uint64_t v);
-  // Throws std::length_error past 65,535 bytes.
+  // Throws std::length_error past 65,535 bytes: for fields whose limit the
+  // caller has already enforced.
   FrameWriter& str(std::string_view s);
+  // A str of cut_text(s, kMaxText): for human-readable texts. Never throws
+  // for length.
+  FrameWriter& text(std::string_view s) { return str(cut_text(s, kMaxText)); }
   FrameWriter& blob(std::string_view b) { return str(b); }
   FrameWriter& rest(std::string_view b);
   // The encoded frame; the writer is spent.

@@ -158,6 +158,7 @@ void Connection::handle(const net::Frame& frame) {
       if (frame.op == Op::heartbeat) return on_heartbeat(body);
       if (phase_ == Phase::login && frame.op == Op::login) return on_login(body);
       if (phase_ == Phase::login && frame.op == Op::reconnect) return on_reconnect(body);
+      if (phase_ == Phase::login && frame.op == Op::resume) return on_resume(body);
       if (frame.op == Op::session_message || frame.op == Op::channel_message ||
           frame.op == Op::logout) {
         throw net::ProtocolError(Reason::not_logged_in,
@@ -175,7 +176,7 @@ void Connection::handle(const net::Frame& frame) {
           body.done();
           // Read no more; the session's end (a task) sends LOGOUT_OK and closes.
           begin_closing(service_.options().handshake_timeout);
-          service_.logout(session_);
+          service_.logout(session_, this);
           return;
         default:
           break;
@@ -228,7 +229,7 @@ void Connection::login_failed(Reason reason, const std::string& message, bool th
     if (self->phase_ >= Phase::closing) return;
     self->send(net::FrameWriter(Op::login_failed)
                    .u16(static_cast<std::uint16_t>(reason))
-                   .str(message)
+                   .text(message)
                    .share());
     if (then_close) {
       self->disconnect(reason, message);
@@ -247,6 +248,13 @@ void Connection::on_reconnect(net::BodyReader& body) {
   service_.reconnect(shared_from_this(), std::move(token), received);
 }
 
+void Connection::on_resume(net::BodyReader& body) {
+  std::string token(body.blob());
+  body.done();
+  phase_ = Phase::authenticating;
+  service_.resume(shared_from_this(), std::move(token));
+}
+
 void Connection::attach(std::shared_ptr<SessionState> state) {
   if (phase_ == Phase::closed) {
     service_.connection_lost(state, this);  // it went away while logging in
@@ -263,7 +271,7 @@ void Connection::reconnect_failed(Reason reason, const std::string& message) {
     if (self->phase_ >= Phase::closing) return;
     self->send(net::FrameWriter(Op::reconnect_failed)
                    .u16(static_cast<std::uint16_t>(reason))
-                   .str(message)
+                   .text(message)
                    .share());
     self->phase_ = Phase::login;
     self->resume_reading();
@@ -282,7 +290,11 @@ void Connection::on_counted(const net::Frame& frame) {
     in.channel = body.u64();
   }
   in.data = std::string(body.rest());
-  if (!service_.inbound(session_, std::move(in))) paused_ = true;
+  if (!service_.inbound(session_, this, std::move(in))) {
+    paused_ = true;
+    service_.log().debug("stops reading from {} (session {}): its inbound queue is full", address_,
+                         session_->id);
+  }
 }
 
 bool Connection::take_token() {
@@ -300,7 +312,7 @@ bool Connection::take_token() {
 void Connection::on_heartbeat(net::BodyReader& body) {
   const std::uint64_t received = body.u64();
   body.done();
-  if (session_) service_.acknowledged(*session_, received);
+  if (session_) service_.acknowledged(*session_, this, received);
 }
 
 // ---- Writing ---------------------------------------------------------------
@@ -414,7 +426,7 @@ void Connection::disconnect(Reason reason, const std::string& message) {
   service_.counters().disconnects[static_cast<std::size_t>(reason) % 32].fetch_add(1);
   auto frame = net::FrameWriter(Op::disconnect)
                    .u16(static_cast<std::uint16_t>(reason))
-                   .str(message.substr(0, 1000))
+                   .text(message)
                    .share();
   {
     std::lock_guard lock(out_mu_);

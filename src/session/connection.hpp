@@ -64,6 +64,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_hello(net::BodyReader& body);
   void on_login(net::BodyReader& body);
   void on_reconnect(net::BodyReader& body);
+  void on_resume(net::BodyReader& body);
   void on_counted(const net::Frame& frame);
   void on_heartbeat(net::BodyReader& body);
   void flush();

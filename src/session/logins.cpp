@@ -1,7 +1,7 @@
-// Logins and reconnects: authentication (behind the limits on guessing, see
-// login_throttle.hpp), the login task, the one-session-per-identity policy,
-// and resuming a lost session.
-#include <openssl/rand.h>
+// Logins: authentication (behind the limits on guessing, see
+// login_throttle.hpp), the login task and the one-session-per-identity
+// policy. Reconnects are in reconnects.cpp, resumes in resumes.cpp.
+#include <optional>
 
 #include <fmt/format.h>
 #include <boost/asio/post.hpp>
@@ -15,25 +15,15 @@ namespace starhold::session {
 using net::Op;
 using net::Reason;
 
-namespace {
-
-std::string random_token() {
-  std::string t(32, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(t.data()), static_cast<int>(t.size())) != 1) {
-    throw std::runtime_error("RAND_bytes failed");
-  }
-  return t;
-}
-
-}  // namespace
-
 // What a login task decided; read by its commit hook.
 struct SessionService::LoginDecision {
   std::string identity;
   std::string token;
   std::uint64_t session = 0;
   std::uint64_t replaced = 0;  // an older session of the identity, ended by this login
-  enum class Kind { accept, refuse, redirect, already } kind = Kind::refuse;
+  enum class Kind { accept, refuse, redirect, already, revoked } kind = Kind::refuse;
+  std::optional<std::uint64_t> resuming;  // RESUME: the generation its token carries
+  std::uint64_t resume_generation = 0;    // the identity's, for the new resume token
   Ref<SessionListener> listener;
   std::string text;  // refusal reason, or redirect host
   std::uint16_t port = 0;
@@ -98,16 +88,23 @@ void SessionService::authenticate(std::shared_ptr<Connection> conn, Credentials 
 }
 
 void SessionService::begin_login(const std::shared_ptr<Connection>& conn,
-                                 const std::string& identity) {
+                                 const std::string& identity,
+                                 std::optional<std::uint64_t> resuming) {
   auto d = std::make_shared<LoginDecision>();
   d->identity = identity;
-  d->token = random_token();
+  d->resuming = resuming;
+  d->token = new_reconnect_token();
   tasks_.submit(
       "starhold.login",
       [this, conn, d](Transaction& tx) {
         d->session = d->replaced = 0;
         d->kind = LoginDecision::Kind::refuse;
         d->listener = {};
+        if (!resume_checks(tx, d->identity, d->resuming, d->resume_generation)) {
+          d->kind = LoginDecision::Kind::revoked;
+          tx.on_commit([this, conn, d] { complete_login(conn, *d); });
+          return;
+        }
         const std::string bound = identity_name(d->identity);
         SessionRecord* old = tx.find<SessionRecord>(bound);
         if (old != nullptr &&
@@ -186,11 +183,7 @@ void SessionService::complete_login(const std::shared_ptr<Connection>& conn,
         state->conn = conn;
       }
       boost::asio::post(conn->executor(), [conn, state] { conn->attach(state); });
-      conn->send(net::FrameWriter(Op::login_ok)
-                     .u64(d.session)
-                     .blob(d.token)
-                     .u32(static_cast<std::uint32_t>(options_.reconnect_grace.count()))
-                     .share());
+      conn->send(login_ok_frame(d.session, d.token, d.identity, d.resume_generation));
       log_.info("'{}' logged in from {} ({}), session {}", d.identity, conn->address(),
                 net::transport_name(conn->kind()), d.session);
       return;
@@ -205,57 +198,18 @@ void SessionService::complete_login(const std::shared_ptr<Connection>& conn,
       conn->login_failed(Reason::already_logged_in,
                          fmt::format("'{}' is already logged in", d.identity), false);
       return;
+    case LoginDecision::Kind::revoked:
+      counters_.logins_failed.fetch_add(1, std::memory_order_relaxed);
+      log_.info("a resume of '{}' from {} was refused: its token was revoked", d.identity,
+                conn->address());
+      conn->login_failed(Reason::invalid_token, "the resume token was revoked", false);
+      return;
     case LoginDecision::Kind::redirect:
       log_.info("redirecting '{}' to {}:{}", d.identity, d.text, d.port);
       conn->send_and_close(net::FrameWriter(Op::redirect).str(d.text).u16(d.port).share(),
                            Reason::logged_out);
       return;
   }
-}
-
-// ---- Reconnect -----------------------------------------------------------------
-
-void SessionService::reconnect(std::shared_ptr<Connection> conn, std::string token,
-                               std::uint64_t received) {
-  std::shared_ptr<SessionState> state;
-  {
-    std::lock_guard lock(sessions_mu_);
-    auto it = by_token_.find(token);
-    if (it != by_token_.end()) {
-      auto s = sessions_.find(it->second);
-      if (s != sessions_.end()) state = s->second;
-    }
-  }
-  auto refuse = [&](Reason reason, const std::string& why) {
-    log_.info("reconnect from {} refused: {}", conn->address(), why);
-    conn->reconnect_failed(reason, why);
-  };
-  if (!state) return refuse(Reason::invalid_token, "no session has that token");
-  std::shared_ptr<Connection> old;
-  std::size_t resent = 0;
-  {
-    std::lock_guard lock(state->mu);
-    if (state->ending || state->ended)
-      return refuse(Reason::session_expired, "the session has ended");
-    if (received > state->sent) {
-      return refuse(Reason::session_expired, "the client counts more messages than were sent");
-    }
-    trim_replay(*state, received);
-    if (received + 1 < state->replay_first) {
-      return refuse(Reason::session_expired, "messages sent meanwhile are no longer kept");
-    }
-    old = std::move(state->conn);
-    state->conn = conn;
-    boost::asio::post(conn->executor(), [conn, state] { conn->attach(state); });
-    conn->send(net::FrameWriter(Op::reconnect_ok).u64(state->id).u64(state->received).share());
-    for (const auto& f : state->replay)
-      conn->send(f);
-    resent = state->replay.size();
-  }
-  if (old) old->drop();
-  counters_.reconnects.fetch_add(1, std::memory_order_relaxed);
-  log_.info("session {} '{}' resumed from {}, resending {} messages", state->id, state->identity,
-            conn->address(), resent);
 }
 
 }  // namespace starhold::session

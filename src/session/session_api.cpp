@@ -1,6 +1,7 @@
 // The public Session handle.
 #include "core/services.hpp"
 #include "session/records.hpp"
+#include "session/resume_tokens.hpp"
 #include "session/session_service.hpp"
 
 namespace starhold {
@@ -25,6 +26,10 @@ bool Session::connected(Transaction& tx) const {
 void Session::disconnect(Transaction& tx) const {
   (void)tx.get(Ref<session::SessionRecord>(id_));
   core::services(tx).sessions->disconnect(tx, *this);
+}
+
+void revoke_resume_tokens(Transaction& tx, std::string_view identity) {
+  session::ResumeTokens::revoke(tx, identity);
 }
 
 }  // namespace starhold

@@ -15,6 +15,11 @@ namespace starhold::session {
 using net::Op;
 using net::Reason;
 
+namespace {
+// The server acknowledges (HEARTBEAT) every this many counted frames received.
+constexpr std::uint64_t kAcknowledgeEvery = 64;
+}  // namespace
+
 std::shared_ptr<SessionState> SessionService::find(std::uint64_t session) {
   std::lock_guard lock(sessions_mu_);
   auto it = sessions_.find(session);
@@ -42,18 +47,46 @@ void SessionService::send(Transaction& tx, Session session, std::string_view mes
 }
 
 void SessionService::deliver(SessionState& state, const net::FramePtr& f) {
-  std::lock_guard lock(state.mu);
-  if (state.ended) return;
-  ++state.sent;
-  state.replay.push_back(f);
-  state.replay_bytes += f->size();
-  while (state.replay_bytes > options_.replay_buffer_bytes && !state.replay.empty()) {
-    state.replay_bytes -= state.replay.front()->size();
-    state.replay.pop_front();
-    ++state.replay_first;
+  bool overflow = false, start_end = false;
+  {
+    std::lock_guard lock(state.mu);
+    if (state.ended) return;
+    ++state.sent;
+    counters_.sent.fetch_add(1, std::memory_order_relaxed);
+    if (state.ending) {
+      // No reconnect can resume it any more: send, keep nothing.
+      state.replay_first = state.sent + 1;
+      if (state.conn) state.conn->send(f);
+      return;
+    }
+    state.replay.push_back(f);
+    state.replay_bytes += f->size();
+    if (state.replay_bytes > options_.replay_buffer_bytes) {
+      if (state.conn) {
+        // The client has these or is being sent them; a reconnect that
+        // turns out to need one of them is refused (replay_overflow).
+        while (state.replay_bytes > options_.replay_buffer_bytes) {
+          state.replay_bytes -= state.replay.front()->size();
+          state.replay.pop_front();
+          ++state.replay_first;
+        }
+      } else {
+        // Missed for sure: the session cannot be resumed whole. It ends now,
+        // and keeps nothing more meanwhile.
+        overflow = true;
+        start_end = queue_end(state, false, Reason::replay_overflow, false);
+      }
+    }
+    if (state.conn) state.conn->send(f);
   }
-  counters_.sent.fetch_add(1, std::memory_order_relaxed);
-  if (state.conn) state.conn->send(f);
+  if (overflow) {
+    log_.info("session {} '{}' missed more than the replay budget of {} bytes while away", state.id,
+              state.identity, options_.replay_buffer_bytes);
+  }
+  if (start_end) {
+    // Not from here: a channel's fan-out may be delivering under its own lock.
+    boost::asio::post(*ios_[0], [this, s = state.shared_from_this()] { run_next(s); });
+  }
 }
 
 void SessionService::trim_replay(SessionState& state, std::uint64_t received) {
@@ -68,19 +101,24 @@ void SessionService::trim_replay(SessionState& state, std::uint64_t received) {
   }
 }
 
-void SessionService::acknowledged(SessionState& state, std::uint64_t received) {
+void SessionService::acknowledged(SessionState& state, const Connection* from,
+                                  std::uint64_t received) {
   std::lock_guard lock(state.mu);
-  if (received <= state.sent) trim_replay(state, received);
+  if (state.conn.get() == from && received <= state.sent) trim_replay(state, received);
 }
 
 // ---- Inbound ---------------------------------------------------------------------
 
-bool SessionService::inbound(const std::shared_ptr<SessionState>& state, Inbound in) {
+bool SessionService::inbound(const std::shared_ptr<SessionState>& state, const Connection* from,
+                             Inbound in) {
   bool start = false, keep_reading = true;
   {
     std::lock_guard lock(state->mu);
-    if (state->ending) return true;
+    if (state->ending || state->conn.get() != from) return true;
     ++state->received;
+    if (state->received % kAcknowledgeEvery == 0 && state->conn) {
+      state->conn->send(net::FrameWriter(Op::heartbeat).u64(state->received).share());
+    }
     state->inbound_bytes += in.data.size();
     state->inbound.push_back(std::move(in));
     start = !state->busy;
@@ -188,7 +226,11 @@ void SessionService::submit_inbound(const std::shared_ptr<SessionState>& state, 
 
 // ---- The end ----------------------------------------------------------------------
 
-void SessionService::logout(const std::shared_ptr<SessionState>& state) {
+void SessionService::logout(const std::shared_ptr<SessionState>& state, const Connection* from) {
+  {
+    std::lock_guard lock(state->mu);
+    if (state->conn.get() != from) return;
+  }
   end_session(state, true, Reason::logged_out, true);
 }
 
@@ -203,18 +245,27 @@ void SessionService::end_session(const std::shared_ptr<SessionState>& state, boo
   bool start = false;
   {
     std::lock_guard lock(state->mu);
-    if (state->ending) return;
-    state->ending = true;
-    Inbound end;
-    end.kind = Inbound::Kind::end;
-    end.graceful = graceful;
-    end.reason = reason;
-    end.tell_client = tell_client;
-    state->inbound.push_back(std::move(end));
-    start = !state->busy;
-    state->busy = true;
+    start = queue_end(*state, graceful, reason, tell_client);
   }
   if (start) run_next(state);
+}
+
+bool SessionService::queue_end(SessionState& state, bool graceful, Reason reason,
+                               bool tell_client) {
+  if (state.ending) return false;
+  state.ending = true;
+  state.end_reason = reason;
+  state.replay.clear();
+  state.replay_bytes = 0;
+  Inbound end;
+  end.kind = Inbound::Kind::end;
+  end.graceful = graceful;
+  end.reason = reason;
+  end.tell_client = tell_client;
+  state.inbound.push_back(std::move(end));
+  const bool start = !state.busy;
+  state.busy = true;
+  return start;
 }
 
 void SessionService::finish_end(const std::shared_ptr<SessionState>& state, Reason reason,
@@ -248,7 +299,10 @@ void SessionService::forget(const std::shared_ptr<SessionState>& state) {
   auto it = sessions_.find(state->id);
   if (it != sessions_.end() && it->second == state) sessions_.erase(it);
   auto t = by_token_.find(state->token);
-  if (t != by_token_.end() && t->second == state->id) by_token_.erase(t);
+  if (t != by_token_.end() && t->second == state->id) {
+    by_token_.erase(t);
+    expired_tokens_.remember(state->token, reconnect_refusal(state->end_reason));
+  }
 }
 
 // ---- Lost connections ---------------------------------------------------------------
@@ -272,21 +326,19 @@ void SessionService::connection_lost(const std::shared_ptr<SessionState>& state,
 }
 
 void SessionService::start_grace(const std::shared_ptr<SessionState>& state) {
-  // The timer lives on the first network thread; its handler decides by the
-  // session's state then, so a reconnect needs no cancel.
-  boost::asio::post(*ios_[0], [this, weak = std::weak_ptr<SessionState>(state)] {
-    auto timer = std::make_shared<boost::asio::steady_timer>(*ios_[0], options_.reconnect_grace);
-    timer->async_wait([this, weak, timer](net::ErrorCode ec) {
-      auto s = weak.lock();
-      if (ec || !s || !running_) return;
-      {
-        std::lock_guard lock(s->mu);
-        if (s->conn || s->ending) return;
-      }
-      log_.info("session {} '{}' was not resumed in time", s->id, s->identity);
-      end_session(s, false, Reason::session_expired, false);
-    });
-  });
+  state->grace_ticket = grace_->start(state);
+}
+
+void SessionService::grace_expired(const std::shared_ptr<SessionState>& s, std::uint64_t ticket) {
+  if (!running_) return;
+  {
+    std::lock_guard lock(s->mu);
+    // A reconnect ends the period (cancel); a later loss begins another.
+    if (s->grace_ticket != ticket || s->conn || s->ending) return;
+    s->grace_ticket = 0;
+  }
+  log_.info("session {} '{}' was not resumed in time", s->id, s->identity);
+  end_session(s, false, Reason::session_expired, false);
 }
 
 }  // namespace starhold::session

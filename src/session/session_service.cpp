@@ -2,7 +2,13 @@
 // listeners, network threads, connection accounting, and shutdown.
 #include "session/session_service.hpp"
 
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/asio/post.hpp>
 
 #include "net/proxy_header.hpp"
@@ -27,13 +33,45 @@ struct WorldInfo final : Managed<WorldInfo> {
   }
 };
 
+// Throws UsageError for network options the protocol cannot carry.
+const ServerOptions& checked(const ServerOptions& o) {
+  constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
+  std::vector<std::string> bad;
+  if (o.max_message_bytes < net::kMinMaxFrame) {
+    bad.push_back(fmt::format("max_message_bytes must be at least {}", net::kMinMaxFrame));
+  }
+  if (o.heartbeat_interval.count() <= 0 || o.heartbeat_interval.count() > kU32) {
+    bad.push_back("heartbeat_interval must be 1 ms to 2^32 - 1 ms");
+  }
+  if (o.reconnect_grace.count() < 0 || o.reconnect_grace.count() > kU32) {
+    bad.push_back("reconnect_grace must be 0 to 2^32 - 1 ms");
+  }
+  if (o.resume_token_lifetime.count() < 0 || o.resume_token_lifetime.count() > kU32) {
+    bad.push_back("resume_token_lifetime must be 0 to 2^32 - 1 s");
+  }
+  if (o.replay_buffer_bytes > static_cast<std::uint64_t>(kU32)) {
+    bad.push_back("replay_buffer_bytes must be at most 2^32 - 1");
+  }
+  if (!bad.empty()) {
+    throw UsageError(fmt::format("invalid network options: {}", fmt::join(bad, "; ")));
+  }
+  return o;
+}
+
 }  // namespace
 
 SessionService::SessionService(const ServerOptions& options, task::TaskService& tasks, Log& log)
-    : options_(options),
+    : options_(checked(options)),
       tasks_(tasks),
       log_(log),
-      auth_(std::make_shared<StoreAuthenticator>(tasks, options, log)) {}
+      auth_(std::make_shared<StoreAuthenticator>(tasks, options, log)),
+      expired_tokens_(options.expired_token_memory),
+      reconnect_attempts_(options.reconnect_rate, options.reconnect_burst,
+                          options.reconnect_rate_addresses) {}
+
+std::chrono::steady_clock::time_point SessionService::now() const {
+  return options_.session_clock ? options_.session_clock() : std::chrono::steady_clock::now();
+}
 
 SessionService::~SessionService() {
   stop();
@@ -65,6 +103,7 @@ void SessionService::start() {
   cleanup_stale_sessions();
   if (app_) initialize_world();
   if (!network) return;
+  load_resume_key();
 
   const bool needs_tls =
       options_.tls_port >= 0 || (options_.websocket_port >= 0 && options_.websocket_tls);
@@ -82,6 +121,10 @@ void SessionService::start() {
     work_.push_back(std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
         ios_.back()->get_executor()));
   }
+  grace_ =
+      std::make_unique<GraceTimers>(*ios_[0], options_.session_clock, options_.reconnect_grace,
+                                    [this](const std::shared_ptr<SessionState>& s,
+                                           std::uint64_t ticket) { grace_expired(s, ticket); });
   running_ = true;
   open_listener(Server::Listener::tls, options_.tls_port, net::TransportKind::tls,
                 options_.tls_proxy_protocol);
@@ -303,9 +346,8 @@ void SessionService::cleanup_stale_sessions() {
       more = true;
     });
   }
-  std::vector<std::future<void>> ends;
-  for (const auto& name : names) {
-    auto end = [name](Transaction& tx, bool tell_listener) {
+  auto end = [](const std::string& name, bool tell_listener) {
+    return [name, tell_listener](Transaction& tx) {
       auto* rec = tx.find<SessionRecord>(name);
       if (rec == nullptr) return;
       if (tell_listener && rec->listener) {
@@ -314,16 +356,24 @@ void SessionService::cleanup_stale_sessions() {
       tx.remove(*rec);
       tx.unbind(name);
     };
-    ends.push_back(tasks_.submit_future("starhold.end-stale-session",
-                                        [end](Transaction& tx) { end(tx, true); }));
-    ends.back().wait();
-    try {
-      ends.back().get();
-    } catch (const std::exception& e) {
-      log_.error("the listener of stale session '{}' failed ({}); removing it without the listener",
-                 name.substr(kIdentityPrefix.size()), e.what());
-      tasks_.submit_and_wait("starhold.end-stale-session",
-                             [end](Transaction& tx) { end(tx, false); });
+  };
+  // Many at once, so a restart after a crash with many players is quick.
+  constexpr std::size_t kInFlight = 1024;
+  for (std::size_t at = 0; at < names.size(); at += kInFlight) {
+    std::vector<std::pair<std::string, std::future<void>>> ends;
+    for (std::size_t i = at; i < std::min(names.size(), at + kInFlight); ++i) {
+      ends.emplace_back(names[i],
+                        tasks_.submit_future("starhold.end-stale-session", end(names[i], true)));
+    }
+    for (auto& [name, ended] : ends) {
+      try {
+        ended.get();
+      } catch (const std::exception& e) {
+        log_.error(
+            "the listener of stale session '{}' failed ({}); removing it without the listener",
+            name.substr(kIdentityPrefix.size()), e.what());
+        tasks_.submit_and_wait("starhold.end-stale-session", end(name, false));
+      }
     }
   }
   if (!names.empty()) log_.info("ended {} sessions left by the previous run", names.size());

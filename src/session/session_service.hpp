@@ -8,7 +8,7 @@
 // outbound frames and apply logins and ends in commit order.
 //
 // Locks: sessions_mu_ (the maps), then a SessionState::mu, then a
-// Connection's out_mu_. Never the other way round.
+// Connection's out_mu_ or the grace timers' mutex. Never the other way round.
 #pragma once
 
 #include <array>
@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -30,6 +31,9 @@
 #include "core/log.hpp"
 #include "net/protocol.hpp"
 #include "net/transport.hpp"
+#include "session/attempt_limiter.hpp"
+#include "session/expired_tokens.hpp"
+#include "session/grace_timers.hpp"
 #include "session/login_throttle.hpp"
 #include "session/session_state.hpp"
 #include "starhold/server.hpp"
@@ -87,11 +91,18 @@ class SessionService {
   bool login_locked(const std::string& address);
   void authenticate(std::shared_ptr<Connection> conn, Credentials credentials);
   void reconnect(std::shared_ptr<Connection> conn, std::string token, std::uint64_t received);
+  // RESUME: a login with a resume token instead of a password.
+  void resume(std::shared_ptr<Connection> conn, std::string token);
+  // Takes one RECONNECT attempt of conn's address; false past its limit.
+  bool reconnect_allowed(const Connection& conn);
+  // The calls below name the connection they come from; the service ignores
+  // them unless it is the session's current connection (not one a
+  // reconnect took the session from).
   // A counted frame from the client; false when it must stop reading.
-  bool inbound(const std::shared_ptr<SessionState>& state, Inbound in);
-  void acknowledged(SessionState& state, std::uint64_t received);
+  bool inbound(const std::shared_ptr<SessionState>& state, const Connection* from, Inbound in);
+  void acknowledged(SessionState& state, const Connection* from, std::uint64_t received);
   void connection_lost(const std::shared_ptr<SessionState>& state, const Connection* conn);
-  void logout(const std::shared_ptr<SessionState>& state);
+  void logout(const std::shared_ptr<SessionState>& state, const Connection* from);
 
   SessionCounters& counters() noexcept { return counters_; }
   std::size_t throttle_entries() { return throttle_.entries(); }
@@ -122,14 +133,32 @@ class SessionService {
   boost::asio::io_context& next_io();
   void cleanup_stale_sessions();
   void initialize_world();
-  void begin_login(const std::shared_ptr<Connection>& conn, const std::string& identity);
+  // Runs the login task for identity. resuming: a RESUME whose token carries
+  // that generation, which must still be the identity's.
+  void begin_login(const std::shared_ptr<Connection>& conn, const std::string& identity,
+                   std::optional<std::uint64_t> resuming = std::nullopt);
+  // In a login task: reads the identity's resume-token generation into
+  // generation; false if resuming names another one (revoked).
+  bool resume_checks(Transaction& tx, const std::string& identity,
+                     std::optional<std::uint64_t> resuming, std::uint64_t& generation);
+  // Reads (or makes) the resume key, when resume tokens are on.
+  void load_resume_key();
   void complete_login(const std::shared_ptr<Connection>& conn, const LoginDecision& d);
+  // LOGIN_OK for a new session: its id, its reconnect token, the server's
+  // grace period and replay budget, and a resume token for identity.
+  net::FramePtr login_ok_frame(std::uint64_t session, const std::string& token,
+                               const std::string& identity, std::uint64_t generation) const;
   void run_next(const std::shared_ptr<SessionState>& state);
   void submit_inbound(const std::shared_ptr<SessionState>& state, Inbound in);
   void end_session(const std::shared_ptr<SessionState>& state, bool graceful, net::Reason reason,
                    bool tell_client);
+  // Queues the session's end; true if its task must be started (run_next).
+  // REQUIRES: state.mu held.
+  bool queue_end(SessionState& state, bool graceful, net::Reason reason, bool tell_client);
   void finish_end(const std::shared_ptr<SessionState>& state, net::Reason reason, bool tell_client);
+  // Begins the grace period of a session that lost its connection; REQUIRES: state.mu held.
   void start_grace(const std::shared_ptr<SessionState>& state);
+  void grace_expired(const std::shared_ptr<SessionState>& state, std::uint64_t ticket);
   // Drops replayed frames the client has; REQUIRES: state.mu held.
   void trim_replay(SessionState& state, std::uint64_t received);
   void forget(const std::shared_ptr<SessionState>& state);
@@ -143,6 +172,7 @@ class SessionService {
   std::shared_ptr<net::TlsContext> tls_context();
   std::mutex tls_mu_;
   std::shared_ptr<net::TlsContext> tls_;  // guarded by tls_mu_; replaced by reload_tls
+  std::string resume_key_;  // set by start() before the listeners open; read-only after
 
   std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
   std::vector<
@@ -152,15 +182,22 @@ class SessionService {
   std::atomic<std::size_t> next_io_{0};
   std::vector<std::unique_ptr<Listener>> listeners_;  // stable addresses: accepts refer to them
   std::array<std::uint16_t, 3> ports_{};
+  std::unique_ptr<GraceTimers> grace_;  // on ios_[0]; declared after ios_, destroyed before them
   std::atomic<bool> running_{false};
 
   std::mutex sessions_mu_;
   std::unordered_map<std::uint64_t, std::shared_ptr<SessionState>> sessions_;  // guarded
   std::unordered_map<std::string, std::uint64_t> by_token_;                    // guarded
+  ExpiredTokens expired_tokens_;                                               // guarded
   std::vector<std::weak_ptr<Connection>> open_connections_;  // guarded; for stop()
   std::size_t swept_size_ = 0;                               // guarded
 
   LoginThrottle throttle_{options_};
+  // The session clock (ServerOptions::session_clock, or the steady clock).
+  std::chrono::steady_clock::time_point now() const;
+
+  std::mutex reconnects_mu_;
+  AttemptLimiter reconnect_attempts_;  // guarded by reconnects_mu_
 
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::size_t> over_limit_{0};

@@ -18,6 +18,10 @@ namespace starhold::session {
 
 class Connection;
 
+// 32 random bytes: a new reconnect token. Throws std::runtime_error if the
+// system has no randomness to give.
+std::string new_reconnect_token();
+
 // A client message waiting for its task, or the end of the session.
 struct Inbound {
   enum class Kind { message, channel_message, end };
@@ -29,7 +33,7 @@ struct Inbound {
   bool tell_client = false;                  // for end
 };
 
-struct SessionState {
+struct SessionState : std::enable_shared_from_this<SessionState> {
   SessionState(std::uint64_t id_, std::string identity_, Ref<SessionListener> listener_,
                std::string token_)
       : id(id_), identity(std::move(identity_)), listener(listener_), token(std::move(token_)) {}
@@ -37,13 +41,15 @@ struct SessionState {
   const std::uint64_t id;
   const std::string identity;
   const Ref<SessionListener> listener;
-  const std::string token;
+  std::string token;  // guarded by the service's sessions_mu_ (by_token_ maps it); rotates
 
   std::mutex mu;
   std::shared_ptr<Connection> conn;  // null while detached
+  std::uint64_t grace_ticket = 0;    // the running grace period (GraceTimers), 0 if none
 
   // Outbound counted frames: replay holds frames replay_first .. sent that the
-  // client has not acknowledged, trimmed to the replay budget.
+  // client has not acknowledged, within the replay budget (replay_bytes, the
+  // sum of their sizes). Nothing is kept once the session is ending.
   std::uint64_t sent = 0;
   std::uint64_t replay_first = 1;
   std::deque<net::FramePtr> replay;
@@ -56,6 +62,7 @@ struct SessionState {
   bool busy = false;  // a task for this session is running
   bool reading_paused = false;
   bool ending = false;  // the end is queued; nothing more is accepted
+  net::Reason end_reason = net::Reason::session_expired;  // once ending
   bool ended = false;
 };
 

@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include <fstream>
 #include <thread>
 
 #include "support/raw_client.hpp"
@@ -23,7 +24,7 @@ class GoodClient {
   }
   bool answers() {
     c_.send(session_message, "echo:ping" + std::to_string(++n_));
-    auto f = c_.read_skipping_heartbeats(std::chrono::seconds(5));
+    auto f = c_.read_skipping_heartbeats(std::chrono::seconds(30));
     return f && f->body == "ping" + std::to_string(n_);
   }
 
@@ -53,6 +54,17 @@ const char* kReasonNames[] = {"",
                               "",
                               "",
                               "handshake_timeout"};
+
+// The most the kernel can hold of what the server sends one loopback client
+// whose receive buffer is rcvbuf: the sender's largest send buffer
+// (tcp_wmem's maximum) and the receive buffer (which the kernel doubles).
+std::size_t kernel_buffering_bound(int rcvbuf) {
+  std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
+  std::size_t min = 0, initial = 0, max = 0;
+  in >> min >> initial >> max;
+  REQUIRE(max > 0);
+  return max + 2 * static_cast<std::size_t>(rcvbuf);
+}
 
 void check_reported(test::NetServer& net, test::LogCapture& log, int reason) {
   CHECK(test::wait_until(
@@ -191,18 +203,28 @@ TEST_CASE("a client that outruns its tasks is held back (bounded queue) and lose
 }
 
 TEST_CASE("a client that does not read is disconnected as a slow reader") {
+  // Nothing here depends on the machine's speed: the server is made to send
+  // more than the kernel can hold for the connection plus the outbound
+  // budget, in tasks far inside their (raised) time limit, so the budget is
+  // passed however the threads are scheduled.
   test::TempDir dir;
   test::LogCapture log;
-  test::NetServer net(dir.path(), log,
-                      [](starhold::ServerOptions& o) { o.outbound_buffer_bytes = 256 << 10; });
+  constexpr std::size_t kBudget = 64 << 10;
+  test::NetServer net(dir.path(), log, [](starhold::ServerOptions& o) {
+    o.outbound_buffer_bytes = kBudget;
+    o.task_time_limit = std::chrono::seconds(30);
+  });
   GoodClient good(net.tcp);
   test::RawClient bad(net.tcp);
   int small = 4096;
   ::setsockopt(bad.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   bad.connect_session("sleepy", "pw");
-  bad.send(session_message, "blast:20000:1000");  // 20 MB it will not read
+  const std::size_t total = kernel_buffering_bound(small) + 2 * kBudget + (1 << 20);
+  constexpr std::size_t kPerTask = 8 * 60000;  // blast:8:60000
+  for (std::size_t asked = 0; asked < total; asked += kPerTask)
+    bad.send(session_message, "blast:8:60000");  // never read
   check_reported(net, log, 9);
-  CHECK(bad.wait_closed(std::chrono::seconds(20)));
+  CHECK(bad.wait_closed(std::chrono::seconds(60)));
   CHECK(good.answers());
 }
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "session/manual_clock.hpp"
 #include "starhold/client.hpp"
 #include "support/test_world.hpp"
 
@@ -19,12 +20,14 @@ using starhold::client::Transport;
 // A Client whose callbacks feed a queue the test thread waits on.
 class Probe {
  public:
-  Probe(std::uint16_t port, Transport t, const std::string& ca) {
+  Probe(std::uint16_t port, Transport t, const std::string& ca,
+        const std::function<void(ClientOptions&)>& tweak = {}) {
     ClientOptions o;
     o.port = port;
     o.transport = t;
     o.ca_file = ca;
     o.reconnect_delay = std::chrono::milliseconds(50);
+    if (tweak) tweak(o);
     client = std::make_unique<Client>(o);
     client->on_logged_in = [this](std::uint64_t) { push("logged in"); };
     client->on_login_failed = [this](std::uint16_t r, const std::string& m) {
@@ -137,4 +140,67 @@ TEST_CASE("the client library sends on channels and resumes a dropped connection
   CHECK(channel_msgs == std::vector<std::string>{"channel m0", "channel m1", "channel m2"});
   CHECK(std::find(got.begin(), got.end(), "sent while away") != got.end());
   CHECK(net.events().empty());
+}
+
+TEST_CASE("the client library follows its rotated reconnect token through repeated drops") {
+  test::TempDir dir;
+  test::LogCapture log;
+  test::NetServer net(dir.path(), log);
+  Probe p(net.tcp, Transport::tcp, net.ca);
+  p.client->login("wanderer", "pw");
+  CHECK(p.next() == "logged in");
+  CHECK(p.next() == "welcome wanderer");
+  for (int i = 0; i < 3; ++i) {
+    p.client->drop_connection();
+    CHECK(p.next() == "lost, reconnecting 0");
+    CHECK(p.next() == "reconnected");
+    p.client->send("echo:after drop " + std::to_string(i));
+    CHECK(p.next() == "after drop " + std::to_string(i));
+  }
+  CHECK(net.server->metrics().reconnects == 3);
+  CHECK(net.events().empty());
+}
+
+TEST_CASE("the client library waits out the reconnect limit and then resumes") {
+  test::TempDir dir;
+  test::LogCapture log;
+  auto clock = test::ManualClock::make();
+  test::NetServer net(dir.path(), log, [&](starhold::ServerOptions& o) {
+    o.reconnect_burst = 1;
+    o.reconnect_rate = 1;
+    o.session_clock = test::ManualClock::function(clock);
+  });
+  Probe p(net.tcp, Transport::tcp, net.ca);
+  p.client->login("patient", "pw");
+  CHECK(p.next() == "logged in");
+  CHECK(p.next() == "welcome patient");
+  p.client->drop_connection();  // the one attempt of the burst
+  CHECK(p.next() == "lost, reconnecting 0");
+  CHECK(p.next() == "reconnected");
+  p.client->drop_connection();
+  CHECK(p.next() == "lost, reconnecting 0");
+  REQUIRE(test::wait_until([&] { return log.count({"too_many_attempts"}) >= 1; }));
+  clock->advance(std::chrono::seconds(1));
+  CHECK(p.next() == "reconnected");
+  p.client->send("echo:resumed at last");
+  CHECK(p.next() == "resumed at last");
+}
+
+TEST_CASE("the client library keeps at most resend_buffer_bytes of unacknowledged sends") {
+  test::TempDir dir;
+  test::LogCapture log;
+  test::NetServer net(dir.path(), log);
+  // Each "echo:" message below is a frame of 510 bytes: three fit in 2,000.
+  Probe p(net.tcp, Transport::tcp, net.ca, [](ClientOptions& o) { o.resend_buffer_bytes = 2000; });
+  p.client->login("bounded", "pw");
+  CHECK(p.next() == "logged in");
+  CHECK(p.next() == "welcome bounded");
+  p.client->drop_connection();
+  for (int i = 0; i < 10; ++i)  // while away: kept for resending, within the bound
+    p.client->send("echo:" + std::to_string(i) + std::string(499, '.'));
+  CHECK(p.next() == "lost, reconnecting 0");
+  CHECK(p.next() == "lost, reconnecting 0");  // 7 messages lost, reported
+  CHECK(p.next() == "reconnected");
+  for (int i = 7; i < 10; ++i)
+    CHECK(p.next() == std::to_string(i) + std::string(499, '.'));
 }

@@ -126,7 +126,7 @@ std::optional<Frame> TlsProbe::read_skipping_heartbeats(std::chrono::millisecond
 }
 
 std::optional<Frame> TlsProbe::hello_and_login(std::string_view name, std::string_view password) {
-  send(op::hello, be32(0x53484C44) + be16(1));
+  send(op::hello, be32(0x53484C44) + be16(kProtocolVersion));
   auto welcome = read();
   if (!welcome || welcome->op != op::welcome) return welcome;
   send(op::login, str16(name) + str16(password));

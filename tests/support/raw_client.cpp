@@ -31,6 +31,9 @@ std::uint16_t get16(std::string_view s, std::size_t at) {
   return static_cast<std::uint16_t>((static_cast<unsigned char>(s.at(at)) << 8) |
                                     static_cast<unsigned char>(s.at(at + 1)));
 }
+std::uint32_t get32(std::string_view s, std::size_t at) {
+  return (static_cast<std::uint32_t>(get16(s, at)) << 16) | get16(s, at + 2);
+}
 std::uint64_t get64(std::string_view s, std::size_t at) {
   std::uint64_t v = 0;
   for (std::size_t i = 0; i < 8; ++i)
@@ -144,17 +147,25 @@ int RawClient::wait_disconnect_reason(std::chrono::milliseconds timeout) {
 }
 
 std::uint32_t RawClient::hello() {
-  send(op::hello, be32(0x53484C44) + be16(1));
+  send(op::hello, be32(0x53484C44) + be16(kProtocolVersion));
   auto f = read();
   if (!f || f->op != op::welcome) throw std::runtime_error("no WELCOME");
   return (static_cast<std::uint32_t>(get16(f->body, 6)) << 16) | get16(f->body, 8);
 }
 
+Frame RawClient::login_reply(const char* request) {
+  auto f = read_skipping_heartbeats();
+  if (!f) throw std::runtime_error(std::string("no reply to ") + request);
+  if (f->op == op::login_ok) {
+    login_ok_ = f->body;
+    token_ = f->body.substr(10, get16(f->body, 8));
+  }
+  return *f;
+}
+
 Frame RawClient::login(std::string_view name, std::string_view password) {
   send(op::login, str16(name) + str16(password));
-  auto f = read_skipping_heartbeats();
-  if (!f) throw std::runtime_error("no reply to LOGIN");
-  return *f;
+  return login_reply("LOGIN");
 }
 
 std::uint64_t RawClient::connect_session(std::string_view name, std::string_view password) {
@@ -163,9 +174,29 @@ std::uint64_t RawClient::connect_session(std::string_view name, std::string_view
   if (f.op != op::login_ok) {
     throw std::runtime_error("login failed with opcode " + std::to_string(f.op));
   }
-  const std::uint16_t n = get16(f.body, 8);
-  token_ = f.body.substr(10, n);
   return get64(f.body, 0);
+}
+
+std::string RawClient::resume_token() const {
+  const std::size_t at = 10 + get16(login_ok_, 8) + 8;  // after the token, grace and budget
+  return login_ok_.substr(at + 2, get16(login_ok_, at));
+}
+
+Frame RawClient::resume(std::string_view token) {
+  hello();
+  send(op::resume, str16(token));
+  return login_reply("RESUME");
+}
+
+Frame RawClient::reconnect(std::string_view token, std::uint64_t received) {
+  hello();
+  send(op::reconnect, str16(token) + be64(received));
+  auto f = read_skipping_heartbeats();
+  if (!f) throw std::runtime_error("no reply to RECONNECT");
+  if (f->op == op::reconnect_ok && f->body.size() >= 18) {
+    token_ = f->body.substr(18, get16(f->body, 16));  // the rotated token
+  }
+  return *f;
 }
 
 }  // namespace test
