@@ -41,6 +41,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -89,8 +90,15 @@ struct State {
   ino_t ino = 0;
 };
 
-State state;
+// Made in init, by the first interposed call, which may come before this
+// library's static constructors run (a sanitizer's runtime, loaded first,
+// calls write or mmap while it starts): a global State would be constructed
+// again after init and lose what init set. Storage without a constructor is
+// never reset.
+alignas(State) unsigned char state_storage[sizeof(State)];
+State* state_ptr = nullptr;
 pthread_once_t once = PTHREAD_ONCE_INIT;
+pthread_once_t configured = PTHREAD_ONCE_INIT;
 pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // guards state after init
 
 // Holds mu for a scope. (std::mutex would do, but this one needs no
@@ -128,7 +136,8 @@ Event parse_event(const std::string& kind) {
 }
 
 void init() {
-  Real& r = state.real;
+  state_ptr = new (state_storage) State();
+  Real& r = state_ptr->real;
   r.write = resolve<WriteFn>("write");
   r.pwrite = resolve<PwriteFn>("pwrite");
   r.pwrite64 = resolve<PwriteFn>("pwrite64");
@@ -141,17 +150,21 @@ void init() {
   r.mmap64 = resolve<MmapFn>("mmap64");
   r.ftruncate = resolve<TruncateFn>("ftruncate");
   r.ftruncate64 = resolve<TruncateFn>("ftruncate64");
+}
+
+// Reads the environment. REQUIRES: init() ran.
+void configure() {
   const char* file = std::getenv(disk_sim::kFileEnv);
   if (file == nullptr) return;  // nothing to watch
-  state.file = file;
+  state_ptr->file = file;
   if (const char* dir = std::getenv(disk_sim::kDirEnv)) {
     const std::string d = dir;
-    state.image_fd = ::open((d + "/" + disk_sim::kImageName).c_str(), O_WRONLY | O_CLOEXEC);
-    if (state.image_fd < 0) fail("cannot open synced.img (prepare the directory first)");
-    state.pending_fd = ::open((d + "/" + disk_sim::kPendingName).c_str(),
-                              O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (state.pending_fd < 0) fail("cannot open pending.log");
-    state.journal = true;
+    state_ptr->image_fd = ::open((d + "/" + disk_sim::kImageName).c_str(), O_WRONLY | O_CLOEXEC);
+    if (state_ptr->image_fd < 0) fail("cannot open synced.img (prepare the directory first)");
+    state_ptr->pending_fd = ::open((d + "/" + disk_sim::kPendingName).c_str(),
+                                   O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (state_ptr->pending_fd < 0) fail("cannot open pending.log");
+    state_ptr->journal = true;
   }
   if (const char* crash = std::getenv(disk_sim::kCrashEnv)) {
     const std::string c = crash;
@@ -160,37 +173,41 @@ void init() {
       std::fprintf(stderr, "disk simulator: %s must be KIND:N\n", disk_sim::kCrashEnv);
       std::abort();
     }
-    state.crash_event = parse_event(c.substr(0, colon));
-    state.crash_at = std::atol(c.c_str() + colon + 1);
+    state_ptr->crash_event = parse_event(c.substr(0, colon));
+    state_ptr->crash_at = std::atol(c.c_str() + colon + 1);
   }
 }
 
 State& ready() {
   pthread_once(&once, init);
-  return state;
+  // A call made while a sanitizer's runtime starts up can come before libc
+  // has set up the environment; the environment is read at the first call
+  // after that, and the data file is opened long after.
+  if (environ != nullptr) pthread_once(&configured, configure);
+  return *state_ptr;
 }
 
 // True if fd is the watched data file. REQUIRES: ready().
 bool is_data(int fd) {
-  if (state.file.empty()) return false;
+  if (state_ptr->file.empty()) return false;
   struct stat s;
   if (::fstat(fd, &s) != 0 || !S_ISREG(s.st_mode)) return false;
   Locked held;
-  if (!state.known) {
+  if (!state_ptr->known) {
     struct stat f;
-    if (::stat(state.file.c_str(), &f) == 0) {
-      state.known = true;
-      state.dev = f.st_dev;
-      state.ino = f.st_ino;
+    if (::stat(state_ptr->file.c_str(), &f) == 0) {
+      state_ptr->known = true;
+      state_ptr->dev = f.st_dev;
+      state_ptr->ino = f.st_ino;
     }
   }
-  return state.known && s.st_dev == state.dev && s.st_ino == state.ino;
+  return state_ptr->known && s.st_dev == state_ptr->dev && s.st_ino == state_ptr->ino;
 }
 
 // Counts an event and dies if it is the crash point. REQUIRES: mu held.
 void reach(Event e) {
-  const long n = ++state.counts[static_cast<int>(e)];
-  if (e == state.crash_event && n == state.crash_at) {
+  const long n = ++state_ptr->counts[static_cast<int>(e)];
+  if (e == state_ptr->crash_event && n == state_ptr->crash_at) {
     ::kill(::getpid(), SIGKILL);
     for (;;)
       ::pause();
@@ -200,7 +217,7 @@ void reach(Event e) {
 void write_all(int fd, const void* data, std::size_t size) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
-    ssize_t n = state.real.write(fd, p, size);
+    ssize_t n = state_ptr->real.write(fd, p, size);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) fail("cannot write the journal");
     p += n;
@@ -210,7 +227,7 @@ void write_all(int fd, const void* data, std::size_t size) {
 
 // REQUIRES: mu held.
 void append(disk_sim::RecordKind kind, std::uint64_t offset, const char* data, std::size_t size) {
-  if (!state.journal) return;
+  if (!state_ptr->journal) return;
   std::vector<char> rec(sizeof(disk_sim::JournalRecord) + size);
   disk_sim::JournalRecord h;
   h.kind = kind;
@@ -218,29 +235,29 @@ void append(disk_sim::RecordKind kind, std::uint64_t offset, const char* data, s
   h.length = size;
   std::memcpy(rec.data(), &h, sizeof h);
   if (size > 0) std::memcpy(rec.data() + sizeof h, data, size);
-  write_all(state.pending_fd, rec.data(), rec.size());
+  write_all(state_ptr->pending_fd, rec.data(), rec.size());
 }
 
 // After a sync: every journalled write is now on the simulated disk.
 // REQUIRES: mu held.
 void apply_pending() {
-  if (!state.journal) return;
+  if (!state_ptr->journal) return;
   append(disk_sim::RecordKind::sync, 0, nullptr, 0);
   off_t at = 0;
   disk_sim::JournalRecord h;
   std::vector<char> data;
-  while (::pread(state.pending_fd, &h, sizeof h, at) == static_cast<ssize_t>(sizeof h)) {
+  while (::pread(state_ptr->pending_fd, &h, sizeof h, at) == static_cast<ssize_t>(sizeof h)) {
     at += static_cast<off_t>(sizeof h);
     if (h.kind == disk_sim::RecordKind::sync) continue;
     data.resize(h.length);
-    if (::pread(state.pending_fd, data.data(), h.length, at) != static_cast<ssize_t>(h.length))
+    if (::pread(state_ptr->pending_fd, data.data(), h.length, at) != static_cast<ssize_t>(h.length))
       fail("cannot read the journal back");
     at += static_cast<off_t>(h.length);
-    if (state.real.pwrite(state.image_fd, data.data(), h.length, static_cast<off_t>(h.offset)) !=
-        static_cast<ssize_t>(h.length))
+    if (state_ptr->real.pwrite(state_ptr->image_fd, data.data(), h.length,
+                               static_cast<off_t>(h.offset)) != static_cast<ssize_t>(h.length))
       fail("cannot update synced.img");
   }
-  if (state.real.ftruncate(state.pending_fd, 0) != 0) fail("cannot empty pending.log");
+  if (state_ptr->real.ftruncate(state_ptr->pending_fd, 0) != 0) fail("cannot empty pending.log");
 }
 
 // Records a write that returned. Through an O_DSYNC descriptor it is durable,
@@ -251,14 +268,16 @@ void record_write(bool dsync, std::uint64_t offset, const char* data, std::size_
   append(disk_sim::RecordKind::write, offset, data, size);
   if (!dsync) return;
   reach(Event::meta_after);
-  if (!state.journal) return;
-  if (state.read_fd < 0) state.read_fd = ::open(state.file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (state.read_fd < 0) fail("cannot read the data file");
+  if (!state_ptr->journal) return;
+  if (state_ptr->read_fd < 0)
+    state_ptr->read_fd = ::open(state_ptr->file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (state_ptr->read_fd < 0) fail("cannot read the data file");
   const std::uint64_t first = offset / disk_sim::kSector * disk_sim::kSector;
   const std::uint64_t end =
       (offset + size + disk_sim::kSector - 1) / disk_sim::kSector * disk_sim::kSector;
   std::vector<char> sectors(end - first);
-  ssize_t n = ::pread(state.read_fd, sectors.data(), sectors.size(), static_cast<off_t>(first));
+  ssize_t n =
+      ::pread(state_ptr->read_fd, sectors.data(), sectors.size(), static_cast<off_t>(first));
   if (n < static_cast<ssize_t>(offset + size - first)) fail("cannot read back a durable write");
   append(disk_sim::RecordKind::durable_write, first, sectors.data(), static_cast<std::size_t>(n));
 }
@@ -304,20 +323,21 @@ int data_sync(SyncFn fn, int fd) {
 void* data_mmap(MmapFn fn, void* addr, size_t size, int prot, int flags, int fd, off_t offset) {
   if ((prot & PROT_WRITE) != 0 && (flags & MAP_SHARED) != 0) {
     std::fprintf(stderr, "disk simulator: a writable shared map of %s is not modelled\n",
-                 state.file.c_str());
+                 state_ptr->file.c_str());
     std::abort();
   }
   {
     Locked held;
-    if (state.largest_map != 0 && size > state.largest_map) reach(Event::resize);
-    if (size > state.largest_map) state.largest_map = size;
+    if (state_ptr->largest_map != 0 && size > state_ptr->largest_map) reach(Event::resize);
+    if (size > state_ptr->largest_map) state_ptr->largest_map = size;
   }
   return fn(addr, size, prot, flags, fd, offset);
 }
 
 int data_truncate(TruncateFn fn, int fd, off_t size) {
   if (is_data(fd)) {
-    std::fprintf(stderr, "disk simulator: ftruncate of %s is not modelled\n", state.file.c_str());
+    std::fprintf(stderr, "disk simulator: ftruncate of %s is not modelled\n",
+                 state_ptr->file.c_str());
     std::abort();
   }
   return fn(fd, size);

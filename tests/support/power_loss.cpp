@@ -91,7 +91,8 @@ void prepare_disk(const std::string& sim_dir, const std::string& store_dir) {
 
 std::vector<std::string> disk_environment(const std::string& sim_dir, const std::string& store_dir,
                                           const std::string& crash_at) {
-  // A sanitizer runtime insists on coming first unless told not to check.
+  // The simulator comes first, so that every write reaches it before a
+  // sanitizer's interceptor; the sanitizer is told not to insist on being first.
   const char* asan = std::getenv("ASAN_OPTIONS");
   std::vector<std::string> env = {
       "LD_PRELOAD=" + disk_simulator_path(),
