@@ -79,6 +79,9 @@ int main(int argc, char** argv) {
   if (argc == 4 && std::string_view(argv[1]) == "--memory-server") {
     return netbench::memory_server(argv[2], static_cast<std::size_t>(std::stoul(argv[3])));
   }
+  if (argc == 3 && std::string_view(argv[1]) == "--memory-raw-server") {
+    return netbench::memory_raw_server(argv[2]);
+  }
   if (argc == 4 && std::string_view(argv[1]) == "--restart-server") {
     return netbench::restart_server(argv[2], static_cast<std::size_t>(std::stoul(argv[3])));
   }

@@ -3,8 +3,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
 #include "net/frames.hpp"
@@ -13,12 +15,35 @@ namespace netbench {
 
 using tcp = asio::ip::tcp;
 
-class RawEchoServer::Conn : public std::enable_shared_from_this<Conn> {
+// One client over Stream (tcp::socket or asio::ssl::stream<tcp::socket>).
+// Each pending operation holds the connection.
+template <class Stream>
+class RawEchoServer::Conn : public std::enable_shared_from_this<Conn<Stream>> {
  public:
-  Conn(tcp::socket s, std::uint64_t id) : socket_(std::move(s)), id_(id), reader_(16384) {}
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+
+  // stream_args follow the socket into Stream's constructor (the TLS context).
+  template <class... StreamArgs>
+  Conn(tcp::socket s, std::uint64_t id, std::size_t read_chunk, std::atomic<std::uint64_t>& logins,
+       StreamArgs&... stream_args)
+      : stream_(std::move(s), stream_args...), id_(id), reader_(read_chunk), logins_(logins) {}
+
+  // The TLS handshake if any, then the first read.
+  void start() {
+    if constexpr (kTls) {
+      auto self = this->shared_from_this();
+      stream_.async_handshake(asio::ssl::stream_base::server, [self](boost::system::error_code ec) {
+        if (!ec) self->read();
+      });
+    } else {
+      read();
+    }
+  }
+
+ private:
   void read() {
-    auto self = shared_from_this();
-    socket_.async_read_some(reader_.space(), [self](boost::system::error_code ec, std::size_t n) {
+    auto self = this->shared_from_this();
+    stream_.async_read_some(reader_.space(), [self](boost::system::error_code ec, std::size_t n) {
       if (ec) return;
       self->reader_.commit(n);
       if (!self->reader_.each([&](std::uint8_t o, std::string_view b) { self->handle(o, b); }))
@@ -26,8 +51,6 @@ class RawEchoServer::Conn : public std::enable_shared_from_this<Conn> {
       self->read();
     });
   }
-
- private:
   void handle(std::uint8_t opcode, std::string_view body) {
     std::string reply;
     switch (opcode) {
@@ -43,6 +66,7 @@ class RawEchoServer::Conn : public std::enable_shared_from_this<Conn> {
         put_be(reply, 0, 4);  // no replay
         put_be(reply, 0, 2);  // no resume token
         put_be(reply, 0, 4);
+        logins_.fetch_add(1, std::memory_order_relaxed);
         return send(op::login_ok, reply);
       case op::session_message:
         return send(op::session_message, body);
@@ -59,8 +83,8 @@ class RawEchoServer::Conn : public std::enable_shared_from_this<Conn> {
   void write() {
     out_.swap(pending_);
     pending_.clear();
-    auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(out_), [self](boost::system::error_code ec, auto) {
+    auto self = this->shared_from_this();
+    asio::async_write(stream_, asio::buffer(out_), [self](boost::system::error_code ec, auto) {
       self->out_.clear();
       if (ec || self->pending_.empty()) {
         self->writing_ = false;
@@ -69,15 +93,22 @@ class RawEchoServer::Conn : public std::enable_shared_from_this<Conn> {
       self->write();
     });
   }
-  tcp::socket socket_;
+
+  Stream stream_;
   std::uint64_t id_;
   FrameReader reader_;
+  std::atomic<std::uint64_t>& logins_;
   std::string pending_, out_;
   bool writing_ = false;
 };
 
-RawEchoServer::RawEchoServer()
-    : acceptor_(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
+RawEchoServer::RawEchoServer(std::optional<RawTlsFiles> tls, std::size_t read_chunk)
+    : read_chunk_(read_chunk), acceptor_(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
+  if (tls) {
+    tls_.emplace(asio::ssl::context::tls_server);
+    tls_->use_certificate_chain_file(tls->certificate);
+    tls_->use_private_key_file(tls->private_key, asio::ssl::context::pem);
+  }
   accept();
   thread_ = std::thread([this] { io_.run(); });
 }
@@ -92,7 +123,13 @@ void RawEchoServer::accept() {
     if (ec) return;
     boost::system::error_code ignored;
     s.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<Conn>(std::move(s), ++accepted_)->read();
+    if (tls_) {
+      std::make_shared<Conn<asio::ssl::stream<tcp::socket>>>(std::move(s), ++accepted_, read_chunk_,
+                                                             logins_, *tls_)
+          ->start();
+    } else {
+      std::make_shared<Conn<tcp::socket>>(std::move(s), ++accepted_, read_chunk_, logins_)->start();
+    }
     accept();
   });
 }

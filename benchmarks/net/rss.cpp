@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <stdexcept>
 #include <string>
 
@@ -27,6 +28,15 @@ ChildRss ask_rss(Child& child) {
                   &r.sessions) != 3)
     throw std::runtime_error("unexpected answer from the server process: " + line);
   return r;
+}
+
+void answer_rss(const std::function<unsigned long long()>& sessions) {
+  for (std::string line; std::getline(std::cin, line) && line != "quit";) {
+    if (line != "rss") continue;
+    const Rss r = own_rss();
+    std::printf("rss %ld %ld %llu\n", r.vm_rss_kib, r.rss_anon_kib, sessions());
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace netbench

@@ -1,6 +1,8 @@
-// Resident memory: this process's, and a server child's (memory_server, run
-// with --memory-server, answers "rss" on its stdin).
+// Resident memory: this process's, and a server child's (memory_server and
+// memory_raw_server answer "rss" on their stdin).
 #pragma once
+
+#include <functional>
 
 #include "net/child_process.hpp"
 
@@ -20,5 +22,10 @@ struct ChildRss {
 
 // Asks a memory_server child; throws if it does not answer as expected.
 ChildRss ask_rss(Child& child);
+
+// The child's side of ask_rss: answers each "rss" line on stdin with "rss
+// VMRSS_KIB RSSANON_KIB SESSIONS" (sessions() called at that moment); returns
+// at "quit" or end of input.
+void answer_rss(const std::function<unsigned long long()>& sessions);
 
 }  // namespace netbench

@@ -30,11 +30,15 @@ void echo_tls(const Args& args, std::size_t n);
 void transfers(const Args& args, const std::string& name, bool zipf);
 // fanout_{members}: one publisher on a channel of `members` (fanout.cpp).
 void fanout(const Args& args, std::size_t members);
-// memory_tls_idle_session: runs this program again as the server (memory.cpp).
+// memory_tls_idle_session: runs this program again as the server, and as a
+// raw Asio TLS server for the baseline (memory.cpp).
 void memory(const Args& args);
 // The child's side of memory(), entered by `net_bench --memory-server DIR N`;
 // returns the exit code.
 int memory_server(const std::string& dir, std::size_t sessions);
+// The baseline's child, entered by `net_bench --memory-raw-server DIR`;
+// returns the exit code.
+int memory_raw_server(const std::string& dir);
 // soak_memory_{n}: n TLS sessions with one message a second each for
 // args.soak; the server's memory must stay flat (soak.cpp).
 void soak(const Args& args);
