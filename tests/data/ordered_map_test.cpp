@@ -183,6 +183,14 @@ TEST_CASE("an ordered map matches a std::map through thousands of random puts an
     check_against(server, model, rng);
   }
   CHECK(height(server) >= 2);
+  // Trim ranges in key order, as a log drops its oldest lines: whole leaves empty out.
+  std::vector<Op> trim;
+  for (auto it = model.lower_bound(-8000); it != model.lower_bound(-2000); ++it)
+    trim.push_back(Op{false, it->first, 0});
+  for (auto it = model.lower_bound(9000); it != model.lower_bound(3000); --it)
+    trim.push_back(Op{false, it->first, 0});
+  apply(server, trim, model);
+  check_against(server, model, rng);
   for (int round = 0; round < 16; ++round) {
     apply(server, random_ops(rng, 600, 0.2, model), model);
     check_against(server, model, rng);
@@ -436,10 +444,13 @@ TEST_CASE("concurrent inserts and erases from many tasks leave an exact size and
   CHECK(keys == expected);
   CHECK(last_rank == expected.size() - 1);
   const auto after = server.metrics();
-  INFO("conflicts " << after.aborts_conflict - before.aborts_conflict << ", hot waits "
-                    << after.hot_waits - before.hot_waits);
-  // The tasks really overlapped: writers of one map wait for each other or retry.
-  CHECK(after.aborts_conflict + after.hot_waits > before.aborts_conflict + before.hot_waits);
+  const auto attempts = after.attempts_started - before.attempts_started;
+  const auto conflicts = after.aborts_conflict - before.aborts_conflict;
+  const auto waits = after.hot_waits - before.hot_waits;
+  INFO("attempts " << attempts << ", conflicts " << conflicts << ", hot waits " << waits);
+  // The tasks really overlapped, and writers of one map queued rather than aborted.
+  CHECK(waits > 0);
+  CHECK(conflicts * 20 < attempts);
 }
 
 TEST_CASE("a map of 100,000 entries takes single changes that write a few records each") {
