@@ -4,15 +4,16 @@
 //
 // An OrderedMap is a B+-tree of managed nodes. A leaf holds up to 32 entries
 // in key order and splits in two past that; an internal node holds up to 64
-// children. Every call reads or writes O(log n) nodes, so a map of millions of
-// entries works inside ordinary tasks. Empty nodes are freed, a node under a
-// quarter full is merged with a neighbour when the two fit in three quarters
-// of one, and the root (whose id is the map's handle) gains or loses a level.
+// children. Every call but for_each reads or writes O(log n) nodes, so a map
+// of millions of entries works inside ordinary tasks. Empty nodes are freed,
+// a node under a quarter full is merged with a neighbour when the two fit in
+// three quarters of one, and the root (whose id is the map's handle) gains
+// or loses a level.
 //
 // Size and rank come from entry counts: each internal node keeps the number
 // of entries under each of its children, in a separate managed object, so
-// size() reads one object and rank()/at() read O(log n). What this costs in
-// conflicts:
+// size() reads the root and its counts, and rank()/at() O(log n) objects.
+// What this costs in conflicts:
 // - put of a new key and erase of a present key write the counts of every
 //   node from the root to the leaf, so two of them in one map always
 //   conflict. They start by declaring the root for update, so Starhold's
@@ -200,8 +201,9 @@ class OrderedMap {
   }
 
   // Calls fn(key, value) for each entry in key order until fn returns false
-  // (fn may also return void). Reads every node it passes: in a large map,
-  // stop early or walk with next() over several tasks.
+  // (fn may also return void); fn must not change this map. Reads every
+  // node it passes: in a large map, stop early or walk with next() over
+  // several tasks.
   template <class Fn>
   void for_each(Transaction& tx, Fn&& fn) const {
     visit(tx, false, fn);
