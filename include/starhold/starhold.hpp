@@ -9,6 +9,7 @@
 #include "starhold/errors.hpp"
 #include "starhold/fields.hpp"
 #include "starhold/log.hpp"
+#include "starhold/ordered_map.hpp"
 #include "starhold/server.hpp"
 #include "starhold/session.hpp"
 #include "starhold/store.hpp"
