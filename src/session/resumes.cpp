@@ -37,8 +37,8 @@ net::FramePtr SessionService::login_ok_frame(std::uint64_t session, const std::s
     const auto lifetime =
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.resume_token_lifetime);
     try {
-      resume = ResumeTokens::sign(
-          resume_key_, {identity, generation, tasks_.wall_ms() + lifetime.count()});
+      resume = ResumeTokens::sign(resume_key_,
+                                  {identity, generation, tasks_.wall_ms() + lifetime.count()});
     } catch (const std::exception& e) {
       log_.error("no resume token for '{}': {}", identity, e.what());
     }

@@ -192,7 +192,7 @@ TEST_CASE("concurrent inserts and erases of distinct keys rarely conflict") {
   const auto attempts = after.attempts_started - before.attempts_started;
   const auto conflicts = after.aborts_conflict - before.aborts_conflict;
   INFO("attempts " << attempts << ", conflicts " << conflicts << "; at most " << overlap.most()
-                    << " tasks ran at once");
+                   << " tasks ran at once");
   CHECK(conflicts * 10 < attempts);
   CHECK(overlap.most() > 1);  // the tasks really ran concurrently
 }

@@ -102,7 +102,8 @@ TEST_CASE("a listener expecting the PROXY protocol refuses a connection without 
   bad_version[12] = 0x11;
   std::string udp = proxy_ipv4("203.0.113.7", 1);
   udp[13] = 0x12;
-  const std::string hello = test::frame(test::op::hello, test::be32(0x53484C44) + test::be16(test::kProtocolVersion));
+  const std::string hello =
+      test::frame(test::op::hello, test::be32(0x53484C44) + test::be16(test::kProtocolVersion));
   struct Case {
     std::string name, bytes, logged;
   };

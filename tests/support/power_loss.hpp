@@ -26,7 +26,6 @@ std::vector<std::string> disk_environment(const std::string& sim_dir, const std:
 // Path of the simulator's shared library.
 std::string disk_simulator_path();
 
-
 // What happens to the writes the disk had not synced when the power went.
 enum class Unsynced {
   dropped,  // none of them reached the disk
