@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <deque>
 #include <vector>
 
 #include "data/record.hpp"
@@ -113,7 +114,7 @@ class VersionedCache {
       replaced = previous ? std::move(previous) : absent_;
       if (replaced != absent_) s.bytes += replaced->footprint();
     }
-    slot.older.insert(slot.older.begin(), std::move(replaced));
+    slot.older.push_front(std::move(replaced));
     s.bytes += v->footprint();
     slot.value = std::move(v);
     slot.dirty = true;
@@ -171,7 +172,7 @@ class VersionedCache {
 
   struct Slot {
     Ptr value;
-    std::vector<Ptr> older;  // superseded versions, newest first
+    std::deque<Ptr> older;  // superseded versions, newest first
     bool dirty = false;
     bool hot = false;
     bool referenced = true;  // CLOCK bit
@@ -201,18 +202,22 @@ class VersionedCache {
   // REQUIRES: s.mu held. Keeps the older versions a snapshot at or above the
   // watermark can still ask for: those newer than it, and the newest one at
   // or below it (none if the current version already is).
+  // From the oldest end, so that it costs what it removes.
   void prune(Shard& s, Slot& slot) {
     const Version w = watermark_.load(std::memory_order_acquire);
-    std::size_t keep = 0;
-    if (slot.value->version > w) {
-      while (keep < slot.older.size() && slot.older[keep]->version > w)
-        ++keep;
-      if (keep < slot.older.size()) ++keep;  // the version such a snapshot reads
+    auto drop_oldest = [&] {
+      if (slot.older.back() != absent_) s.bytes -= slot.older.back()->footprint();
+      slot.older.pop_back();
+    };
+    if (slot.value->version <= w) {
+      while (!slot.older.empty())
+        drop_oldest();
+      return;
     }
-    for (std::size_t i = keep; i < slot.older.size(); ++i) {
-      if (slot.older[i] != absent_) s.bytes -= slot.older[i]->footprint();
-    }
-    slot.older.resize(keep);
+    // Past the newest version at or below w (what a snapshot at w reads),
+    // nothing is needed.
+    while (slot.older.size() >= 2 && slot.older[slot.older.size() - 2]->version <= w)
+      drop_oldest();
   }
 
   // REQUIRES: s.mu held. Two CLOCK passes at most: the first clears reference

@@ -222,9 +222,18 @@ void TxImpl::take_intent(std::uint64_t id, bool for_update, bool hot) {
   auto took = service_.intents().take(id, &attempt_, may_wait, held);
   if (took == IntentTable::Take::queued) {
     service_.counters().hot_waits.fetch_add(1, std::memory_order_relaxed);
+    // An attempt that has touched nothing yet holds no snapshot while it
+    // waits: a snapshot that old would keep every version the hot object
+    // passes through meanwhile, for each waiter.
+    const bool untouched = objects_.empty() && names_.empty() && !structure_read_;
+    if (untouched) snapshot_->end();
     service_.parking(true);
     attempt_.worker->park(attempt_);
     service_.parking(false);
+    if (untouched) {
+      epoch_ = data_.failure_epoch();
+      start_ts_ = data_.begin_snapshot(*snapshot_);
+    }
     check_live();
   }
 }
