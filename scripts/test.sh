@@ -74,7 +74,7 @@ leg_tsan() {
   configure "$root/tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARHOLD_TSAN=ON \
     -DSTARHOLD_WERROR=ON -DSTARHOLD_BUILD_BENCHMARKS=OFF -DSTARHOLD_BUILD_EXAMPLES=OFF
   cmake --build "$root/tsan" -j"$jobs"
-  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
     launcher="setarch $(uname -m) -R" run_tests "$root/tsan" --timeout 1800
 }
 

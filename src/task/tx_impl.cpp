@@ -27,7 +27,7 @@ TxImpl::~TxImpl() {
 
 void TxImpl::begin(Task& task) {
   task_ = &task;
-  active_ = true;
+  active_.store(true, std::memory_order_relaxed);
   doomed_ = false;
   behind_ = false;
   epoch_ = data_.failure_epoch();
@@ -43,7 +43,7 @@ void TxImpl::end() noexcept {
   index_writes_.clear();
   hooks_.clear();
   arms_.clear();
-  active_ = false;
+  active_.store(false, std::memory_order_relaxed);
   task_ = nullptr;
   snapshot_->end();
 }
@@ -61,7 +61,7 @@ TaskHandle TxImpl::task_handle() const noexcept {
 // ---- Liveness and consistency ------------------------------------------
 
 void TxImpl::check_live() {
-  if (!active_) throw UsageError("a Transaction was used after its task ended");
+  if (!active_.load(std::memory_order_relaxed)) throw UsageError("a Transaction was used after its task ended");
   if (doomed_) throw AbortSignal{doom_reason_};
   if (service_.clock().now() > deadline_) abort_with(Outcome::timeout);
 }
@@ -546,7 +546,7 @@ Outcome TxImpl::commit() {
   check_live();
   // The body has returned: from here on the game may not use this
   // transaction, and the commit may be reported before this attempt ends.
-  active_ = false;
+  active_.store(false, std::memory_order_relaxed);
   build_request();
   if (behind_ && !request_.read_only()) {
     // It changed an object it read from a snapshot that fell behind.

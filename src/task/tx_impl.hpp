@@ -10,6 +10,7 @@
 // another task's commit, and a task that only reads never conflicts.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -143,7 +144,9 @@ class TxImpl final : public Transaction {
   data::DataService& data_;
   Attempt& attempt_;
   Task* task_ = nullptr;
-  bool active_ = false;
+  // Read by check_live on whatever thread misuses a kept Transaction: atomic,
+  // so that the misuse is reported (UsageError) rather than a data race.
+  std::atomic<bool> active_{false};
   bool doomed_ = false;
   Outcome doom_reason_{};
   data::Version start_ts_ = 0;

@@ -47,6 +47,8 @@ class Probe {
     };
     client->on_reconnected = [this] { push("reconnected"); };
   }
+  // The client's thread calls push until the client is gone.
+  ~Probe() { client.reset(); }
   // The next event, or "timeout".
   std::string next(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     std::unique_lock lock(mu_);

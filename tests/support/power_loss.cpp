@@ -91,11 +91,14 @@ void prepare_disk(const std::string& sim_dir, const std::string& store_dir) {
 
 std::vector<std::string> disk_environment(const std::string& sim_dir, const std::string& store_dir,
                                           const std::string& crash_at) {
-  // The simulator comes first, so that every write reaches it before a
-  // sanitizer's interceptor; the sanitizer is told not to insist on being first.
+  // AddressSanitizer's runtime may come after the simulator (told not to
+  // insist on being first), so that every write reaches the simulator before
+  // ASan's interceptor. ThreadSanitizer's must come first, or its interceptors
+  // run before it has started; the simulator then sits behind them.
+  const std::string tsan = loaded_library("libtsan.so");
   const char* asan = std::getenv("ASAN_OPTIONS");
   std::vector<std::string> env = {
-      "LD_PRELOAD=" + disk_simulator_path(),
+      "LD_PRELOAD=" + (tsan.empty() ? "" : tsan + " ") + disk_simulator_path(),
       std::string(disk_sim::kFileEnv) + "=" + data_file(store_dir),
       std::string("ASAN_OPTIONS=") + (asan != nullptr ? std::string(asan) + ":" : "") +
           "verify_asan_link_order=0",
@@ -103,6 +106,18 @@ std::vector<std::string> disk_environment(const std::string& sim_dir, const std:
   if (!sim_dir.empty()) env.push_back(std::string(disk_sim::kDirEnv) + "=" + sim_dir);
   if (!crash_at.empty()) env.push_back(std::string(disk_sim::kCrashEnv) + "=" + crash_at);
   return env;
+}
+
+std::string loaded_library(const std::string& prefix) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    if (fs::path(path).filename().string().rfind(prefix, 0) == 0) return path;
+  }
+  return "";
 }
 
 std::string disk_simulator_path() {

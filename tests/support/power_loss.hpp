@@ -23,6 +23,10 @@ void prepare_disk(const std::string& sim_dir, const std::string& store_dir);
 std::vector<std::string> disk_environment(const std::string& sim_dir, const std::string& store_dir,
                                           const std::string& crash_at = "");
 
+// The path of the shared library this process loaded whose file name
+// starts with prefix (e.g. "libtsan.so"), or "".
+std::string loaded_library(const std::string& prefix);
+
 // Path of the simulator's shared library.
 std::string disk_simulator_path();
 
