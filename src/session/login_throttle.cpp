@@ -1,6 +1,7 @@
 #include "session/login_throttle.hpp"
 
 #include <algorithm>
+#include <string_view>
 
 namespace starhold::session {
 namespace {
@@ -14,14 +15,23 @@ constexpr std::size_t kNameBytes = 256;
 // that is neither locked nor in flight before it takes the oldest anyway.
 constexpr int kEvictionScan = 8;
 
+// Keys are built by appending: GCC 12's -Wrestrict misreads
+// "literal" + std::string&& at -O3 as an overlapping copy.
+std::string key(char kind, std::string_view first) {
+  std::string k(1, kind);
+  k.append(first);
+  return k;
+}
 std::string address_key(const std::string& address) {
-  return "a" + address;
+  return key('a', address);
 }
 std::string account_key(const std::string& account) {
-  return "n" + account.substr(0, kNameBytes);
+  return key('n', std::string_view(account).substr(0, kNameBytes));
 }
 std::string pair_key(const std::string& account, const std::string& address) {
-  return "p" + account.substr(0, kNameBytes) + '\0' + address;
+  std::string k = key('p', std::string_view(account).substr(0, kNameBytes));
+  k.append(1, '\0').append(address);
+  return k;
 }
 
 }  // namespace

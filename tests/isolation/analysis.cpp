@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 namespace isolation::detail {
 namespace {
 
@@ -42,7 +44,7 @@ Analysis::Analysis(const History& h) : history(h), txns(h.size()), body_end_(h.s
 
 std::string Analysis::txn_name(std::uint32_t txn) const {
   const Txn& t = history[txn];
-  std::string s = "T" + std::to_string(txn) + " (";
+  std::string s = fmt::format("T{} (", txn);
   if (!t.label.empty()) s += t.label + ", ";
   return s + fate_name(t.fate) + ")";
 }

@@ -211,7 +211,7 @@ void Passes::lost_updates() {
     const auto& [k, v] = kv;
     std::string names;
     for (std::size_t t : txns)
-      names += " " + a_.txn_name(static_cast<std::uint32_t>(t));
+      names.append(" ").append(a_.txn_name(static_cast<std::uint32_t>(t)));
     report_.findings.push_back(
         Finding{Anomaly::lost_update, Scope::committed, txns,
                 "committed transactions read the version of " + key_name(k) + " written by " +
