@@ -22,11 +22,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
-#include <deque>
 #include <vector>
 
 #include "data/record.hpp"

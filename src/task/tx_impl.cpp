@@ -61,7 +61,8 @@ TaskHandle TxImpl::task_handle() const noexcept {
 // ---- Liveness and consistency ------------------------------------------
 
 void TxImpl::check_live() {
-  if (!active_.load(std::memory_order_relaxed)) throw UsageError("a Transaction was used after its task ended");
+  if (!active_.load(std::memory_order_relaxed))
+    throw UsageError("a Transaction was used after its task ended");
   if (doomed_) throw AbortSignal{doom_reason_};
   if (service_.clock().now() > deadline_) abort_with(Outcome::timeout);
 }
