@@ -168,6 +168,14 @@ void DataService::await_published(Version v) const noexcept {
   }
 }
 
+std::uint64_t DataService::begin_epoch() const noexcept {
+  for (int spins = 0;; ++spins) {
+    const std::uint64_t e = failure_epoch_.load(std::memory_order_acquire);
+    if (e % 2 == 0) return e;
+    if (spins > 64) std::this_thread::yield();
+  }
+}
+
 Version DataService::current_object_version(std::uint64_t id) {
   return read_object(id, nullptr)->version;
 }

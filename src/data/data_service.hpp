@@ -153,11 +153,17 @@ class DataService {
   Version published() const noexcept { return published_.load(std::memory_order_acquire); }
   // Waits (briefly: an install is in progress) until published() >= v.
   void await_published(Version v) const noexcept;
-  // Counts store failures that undid validated commits. Read it before
-  // published() when a transaction begins.
+  // Moves twice for each store failure that undoes validated commits: to an
+  // odd value before their versions are dropped from memory, to an even one
+  // after. A transaction begins at begin_epoch() (read before published()),
+  // and may trust a read only while failure_epoch() still equals it.
   std::uint64_t failure_epoch() const noexcept {
     return failure_epoch_.load(std::memory_order_acquire);
   }
+  // The failure epoch once no failure is dropping versions (waits briefly if
+  // one is): a transaction that began mid-drop could read a version about to
+  // go and still find the epoch unchanged at commit.
+  std::uint64_t begin_epoch() const noexcept;
 
   // The ids of the durable scheduled tasks in the store's index (at start).
   std::vector<std::uint64_t> stored_task_ids();

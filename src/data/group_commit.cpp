@@ -166,11 +166,14 @@ void DataService::fail_pending(Batch& inflight, std::exception_ptr error) {
   {
     std::lock_guard lock(commit_mu_);
     std::swap(later, batch_);
-    // Whoever read what a failed commit wrote must not commit; the epoch moves
-    // before the versions go, so a reader that sees them gone sees it moved.
+    // Whoever read what a failed commit wrote must not commit. The epoch
+    // moves before the versions go, so a reader that sees them gone sees it
+    // moved, and again after: a transaction begins only at an even epoch, so
+    // one that began while they went (and may have read one) sees it moved too.
     failure_epoch_.fetch_add(1, std::memory_order_seq_cst);
     objects_.drop_dirty();
     names_.drop_dirty();
+    failure_epoch_.fetch_add(1, std::memory_order_seq_cst);
     structure_version_.store(++seq_, std::memory_order_release);
     published_.store(seq_, std::memory_order_release);
     pending_ = 0;

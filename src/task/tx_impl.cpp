@@ -30,7 +30,7 @@ void TxImpl::begin(Task& task) {
   active_.store(true, std::memory_order_relaxed);
   doomed_ = false;
   behind_ = false;
-  epoch_ = data_.failure_epoch();
+  epoch_ = data_.begin_epoch();
   start_ts_ = data_.begin_snapshot(*snapshot_);
   deadline_ = service_.clock().now() + task.time_limit;
 }
@@ -232,7 +232,7 @@ void TxImpl::take_intent(std::uint64_t id, bool for_update, bool hot) {
     attempt_.worker->park(attempt_);
     service_.parking(false);
     if (untouched) {
-      epoch_ = data_.failure_epoch();
+      epoch_ = data_.begin_epoch();
       start_ts_ = data_.begin_snapshot(*snapshot_);
     }
     check_live();

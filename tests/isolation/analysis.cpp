@@ -166,12 +166,16 @@ Source Analysis::resolve(std::uint32_t reader, std::uint32_t key, const Op& read
       // what such an attempt saw is unknown). Else the object never existed
       // (its creation did not commit) or an attempt's private removal leaked.
       std::uint32_t committed_remover = kNone, dropped = kNone, aborted = kNone;
+      int droppers = 0;
       for (std::uint32_t t : ks.removers) {
         if (t == reader || !may_precede(t, reader, read)) continue;
         if (committed(t) && ks.by_writer.count(t)) {
           committed_remover = t;
+        } else if (history[t].fate == Fate::dropped) {
+          dropped = t;
+          ++droppers;
         } else {
-          (history[t].fate == Fate::dropped ? dropped : aborted) = t;
+          aborted = t;
         }
       }
       // A snapshot taken before the object's first commit also sees it absent:
@@ -191,6 +195,16 @@ Source Analysis::resolve(std::uint32_t reader, std::uint32_t key, const Op& read
       if (committed_remover != kNone) {
         return Source{Source::Kind::version, committed_remover, ks.by_writer.at(committed_remover)};
       }
+      // A snapshot older than the object explains the absence as well as a
+      // dropped removal does, for an attempt that did not commit: what it saw
+      // is unknown. A committed task cannot have seen the dropped one.
+      if (before_creation && dropped != kNone) {
+        if (committed(reader)) return Source{Source::Kind::initial, kNone, kNone};
+        return Source{Source::Kind::ambiguous, kNone, kNone};
+      }
+      // Several removals installed and dropped in turn: which one it saw is
+      // unknown (to a committed task, any is an aborted read).
+      if (droppers > 1 && !committed(reader)) return Source{Source::Kind::ambiguous, kNone, kNone};
       if (dropped != kNone) return Source{Source::Kind::uncommitted, dropped, kNone};
       if (ks.versions.empty() || before_creation)
         return Source{Source::Kind::initial, kNone, kNone};

@@ -170,6 +170,51 @@ TEST_CASE("checker: torn read and G-single", "[isolation][checker]") {
     CHECK(r.count(Anomaly::torn_read, Scope::attempt) == 1);
     CHECK(r.count(Anomaly::garbage_read) == 0);  // absent is what it was before the creation
   }
+  SECTION("not from an absence that a snapshot older than the object explains") {
+    // The attempt's snapshot is older than the cell (whose creation was
+    // reported after the attempt began); then a commit that is later dropped
+    // removes the cell and moves the slot. Absent is what the snapshot saw.
+    const Key slot = slot_key(0), cell = object_key(100);
+    Txn reader = timed(
+        txn({read(slot, Value::of(7), Path::ref, 30), read(cell, Value::none(), Path::direct, 31)},
+            Fate::aborted),
+        10, 35);
+    reader.snapshot_after = 10;
+    const Report r = check({timed(txn({write(slot, Value::of(7))}), 1, 2),
+                            timed(txn({write(cell, Value::of(5))}), 3, 20),
+                            timed(txn({read(cell, Value::of(5), Path::direct, 21),
+                                       write(cell, Value::none(), Path::direct, 22),
+                                       write(slot, Value::of(8), Path::ref, 23)},
+                                      Fate::dropped),
+                                  21, 40),
+                            reader});
+    INFO(r.summary());
+    CHECK(r.clean());
+  }
+  SECTION("not from an absence that either of two dropped removals explains") {
+    // A removal that also moves the slot is dropped, and the cell is back; a
+    // second removal is installed, then dropped too. The attempt saw one of
+    // them: which one is unknown. (Histories list tasks in submission order,
+    // not in the order they ran.)
+    const Key slot = slot_key(0), cell = object_key(100);
+    const Report r =
+        check({timed(txn({write(slot, Value::of(7)), write(cell, Value::of(5))}), 1, 2),
+               timed(txn({read(cell, Value::of(5), Path::direct, 21),
+                          write(cell, Value::none(), Path::direct, 22)},
+                         Fate::dropped),
+                     21, 40),
+               timed(txn({read(cell, Value::of(5), Path::direct, 11),
+                          write(cell, Value::none(), Path::direct, 12),
+                          write(slot, Value::of(8), Path::ref, 13)},
+                         Fate::dropped),
+                     10, 20),
+               timed(txn({read(slot, Value::of(7), Path::ref, 30),
+                          read(cell, Value::none(), Path::direct, 31)},
+                         Fate::aborted),
+                     25, 35)});
+    INFO(r.summary());
+    CHECK(r.clean());
+  }
   SECTION("not from an absence that a dropped and a committed removal both explain") {
     auto at = [](Op op, std::int64_t t) {
       op.at = t;
