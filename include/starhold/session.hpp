@@ -173,6 +173,11 @@ class Authenticator {
   virtual ~Authenticator() = default;
   virtual void authenticate(const Credentials& credentials,
                             std::function<void(AuthResult)> done) = 0;
+  // Called once by Server::stop, after the network threads have stopped: by
+  // its return every done received must have been called or destroyed (done
+  // holds the client's connection and refers to the server). Results that
+  // come in later are dropped. Called on the thread that stops the server.
+  virtual void stop() {}
 };
 
 }  // namespace starhold

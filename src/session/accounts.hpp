@@ -38,6 +38,9 @@ class StoreAuthenticator final : public Authenticator {
   // The future holds UsageError for an invalid name or password,
   // PasswordHashError if the hash could not be computed.
   std::future<void> set_password(std::string name, std::string password);
+  // Finishes the hashes under way and cancels the queued ones (their logins
+  // fail as unavailable); later logins are answered busy.
+  void stop() override { pool_.stop(); }
 
  private:
   struct Lookup;

@@ -33,6 +33,10 @@ HashPool::HashPool(int threads, std::size_t bound, std::chrono::steady_clock::du
 }
 
 HashPool::~HashPool() {
+  stop();
+}
+
+void HashPool::stop() {
   std::deque<Job> cancelled;
   {
     std::lock_guard lock(mu_);
@@ -40,8 +44,9 @@ HashPool::~HashPool() {
     cancelled.swap(jobs_);
   }
   cv_.notify_all();
-  for (auto& t : threads_)
-    t.join();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
   for (auto& job : cancelled) {
     if (job.cancel) job.cancel();
   }

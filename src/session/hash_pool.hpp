@@ -12,7 +12,8 @@
 // bound 0 the pool sizes the queue itself: what its threads finish within
 // `patience`, from the average time of the jobs it ran (a job of this pool
 // is typically one hash). Operators' jobs (set_password) use post(), which
-// is not bounded. Jobs still queued when the pool is destroyed are cancelled.
+// is not bounded. Jobs still queued when the pool stops (or is destroyed) are
+// cancelled.
 //
 // Thread-safe. Lock: mu_ only.
 #pragma once
@@ -53,6 +54,11 @@ class HashPool {
   // Whether try_post would refuse a job now (a hint: another thread may
   // take or add a job the next moment).
   bool full();
+  // Waits for the running jobs, cancels the queued ones and stops the
+  // threads; later jobs are refused (try_post) or cancelled (post). Every
+  // job is destroyed before this returns, with what it holds. Idempotent;
+  // not from a job.
+  void stop();
 
  private:
   void run();                        // a hashing thread

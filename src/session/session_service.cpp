@@ -315,6 +315,10 @@ void SessionService::stop() {
   for (auto& t : threads_)
     t.join();
   threads_.clear();
+  // A login being checked holds its connection, whose timers belong to the
+  // network threads' io_contexts: let it go while they still exist, and
+  // before the members the login's completion uses are destroyed.
+  auth_->stop();
   {
     std::lock_guard lock(sessions_mu_);
     for (auto& [id, s] : sessions_) {

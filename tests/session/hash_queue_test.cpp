@@ -106,3 +106,32 @@ TEST_CASE("passwords are hashed on threads of their own that yield to the worker
   for (int n : nice)
     CHECK(n == std::min(19, own + 10));
 }
+
+TEST_CASE("a server stopped while it hashes passwords stops cleanly") {
+  // One login is being hashed and two wait in the queue when the server
+  // stops: each holds its connection, which must be let go while the
+  // network's io_contexts still exist (AddressSanitizer sees it otherwise).
+  test::TempDir dir;
+  test::LogCapture log;
+  test::NetServer net(dir.path(), log, [](starhold::ServerOptions& o) {
+    o.password_hash_threads = 1;
+    o.password_hash_queue = 4;
+    o.password_hash_cost = 14;  // a hash takes long enough for the stop to find it running
+    o.password_hash_parallelism = 4;
+  });
+  std::vector<std::unique_ptr<test::RawClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<test::RawClient>(net.tcp, fmt::format("127.0.5.{}", i + 1)));
+    clients.back()->hello();
+    clients.back()->send(test::op::login,
+                         test::str16(fmt::format("late-{}", i)) + test::str16("pw"));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the first hash is under way
+  net.server->stop();
+  net.server.reset();
+  for (auto& c : clients) {
+    // A goodbye, or the connection closed: no session began.
+    while (auto f = c->read(std::chrono::seconds(5)))
+      CHECK(f->op == test::op::disconnect);
+  }
+}
