@@ -64,6 +64,15 @@ std::string_view type_label() {
   }
 }
 }  // namespace detail
+namespace detail {
+struct TransactionAccess;
+}
+namespace core {
+struct Services;
+}
+namespace task {
+class TxImpl;
+}
 
 class Transaction {
  public:
@@ -187,7 +196,6 @@ class Transaction {
   virtual TaskHandle task_handle() const noexcept = 0;
 
  protected:
-  Transaction() = default;
   virtual ~Transaction() = default;
 
   virtual ManagedObject& load(ObjectId id, std::string_view expected_type, bool for_update) = 0;
@@ -205,6 +213,13 @@ class Transaction {
   virtual void add_commit_hook(std::function<void()> fn) = 0;
 
  private:
+  // Only Starhold makes transactions; each carries the services of the
+  // server running it (Session::send and Channel::send reach them).
+  friend class task::TxImpl;
+  friend struct detail::TransactionAccess;
+  explicit Transaction(core::Services& services) noexcept : services_(&services) {}
+  core::Services* services_;
+
   template <class T>
   static T& cast(ManagedObject& obj, ObjectId id) {
     if constexpr (std::is_same_v<T, ManagedObject>) {

@@ -17,7 +17,17 @@ struct Services {
   channel::ChannelService* channels = nullptr;
 };
 
-// The services of the server running tx's task.
-Services& services(Transaction& tx);
+}  // namespace starhold::core
 
+namespace starhold::detail {
+struct TransactionAccess {
+  static core::Services& services(Transaction& tx) noexcept { return *tx.services_; }
+};
+}  // namespace starhold::detail
+
+namespace starhold::core {
+// The services of the server running tx's task.
+inline Services& services(Transaction& tx) noexcept {
+  return detail::TransactionAccess::services(tx);
+}
 }  // namespace starhold::core

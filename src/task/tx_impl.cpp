@@ -15,7 +15,8 @@ namespace starhold::task {
 using data::Version;
 
 TxImpl::TxImpl(TaskService& service, Attempt& attempt)
-    : service_(service),
+    : Transaction(service.services()),
+      service_(service),
       data_(service.data()),
       attempt_(attempt),
       snapshot_(data_.snapshots().acquire()) {}
@@ -584,9 +585,3 @@ Outcome TxImpl::commit() {
 }
 
 }  // namespace starhold::task
-
-namespace starhold::core {
-Services& services(Transaction& tx) {
-  return static_cast<task::TxImpl&>(tx).service().services();
-}
-}  // namespace starhold::core
