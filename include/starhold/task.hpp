@@ -65,14 +65,9 @@ std::string_view type_label() {
 }
 }  // namespace detail
 namespace detail {
-struct TransactionAccess;
-}
-namespace core {
-struct Services;
-}
-namespace task {
-class TxImpl;
-}
+struct TransactionAccess;    // Starhold's own: makes transactions, reaches their server
+struct TransactionServices;  // the services of the server running a transaction
+}  // namespace detail
 
 class Transaction {
  public:
@@ -196,6 +191,11 @@ class Transaction {
   virtual TaskHandle task_handle() const noexcept = 0;
 
  protected:
+  // Only Starhold makes transactions (no program can make the access key);
+  // each carries the services of the server running it, which Session::send
+  // and Channel::send reach.
+  Transaction(const detail::TransactionAccess&, detail::TransactionServices& services) noexcept
+      : services_(&services) {}
   virtual ~Transaction() = default;
 
   virtual ManagedObject& load(ObjectId id, std::string_view expected_type, bool for_update) = 0;
@@ -213,12 +213,8 @@ class Transaction {
   virtual void add_commit_hook(std::function<void()> fn) = 0;
 
  private:
-  // Only Starhold makes transactions; each carries the services of the
-  // server running it (Session::send and Channel::send reach them).
-  friend class task::TxImpl;
   friend struct detail::TransactionAccess;
-  explicit Transaction(core::Services& services) noexcept : services_(&services) {}
-  core::Services* services_;
+  detail::TransactionServices* services_;
 
   template <class T>
   static T& cast(ManagedObject& obj, ObjectId id) {

@@ -10,24 +10,28 @@ namespace starhold::channel {
 class ChannelService;
 }
 
-namespace starhold::core {
+namespace starhold::detail {
 
-struct Services {
+struct TransactionServices {
   session::SessionService* sessions = nullptr;
   channel::ChannelService* channels = nullptr;
 };
 
-}  // namespace starhold::core
-
-namespace starhold::detail {
+// The key TxImpl passes to Transaction's constructor, and the way to a
+// transaction's services.
 struct TransactionAccess {
-  static core::Services& services(Transaction& tx) noexcept { return *tx.services_; }
+  static TransactionServices& services(Transaction& tx) noexcept { return *tx.services_; }
 };
+
 }  // namespace starhold::detail
 
 namespace starhold::core {
+
+using Services = detail::TransactionServices;
+
 // The services of the server running tx's task.
 inline Services& services(Transaction& tx) noexcept {
   return detail::TransactionAccess::services(tx);
 }
+
 }  // namespace starhold::core

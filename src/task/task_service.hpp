@@ -36,15 +36,12 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "core/services.hpp"
 #include "data/data_service.hpp"
 #include "starhold/server.hpp"
 #include "task/attempt.hpp"
 #include "task/fiber_stack.hpp"
 #include "task/intents.hpp"
-
-namespace starhold::core {
-struct Services;
-}
 
 namespace starhold::task {
 
@@ -75,6 +72,7 @@ class Worker {
   const std::size_t index_;
   StackPool stacks_;
   std::vector<std::unique_ptr<Attempt>> idle_attempts_;
+  ReuseReserve attempt_reserve_{64};
   std::size_t parked_ = 0;       // attempts of this worker waiting for a token (worker thread only)
   void* tsan_thread_ = nullptr;  // ThreadSanitizer's name for the worker's own context
   // Guarded by TaskService::mu_:

@@ -15,7 +15,7 @@ namespace starhold::task {
 using data::Version;
 
 TxImpl::TxImpl(TaskService& service, Attempt& attempt)
-    : Transaction(service.services()),
+    : Transaction(detail::TransactionAccess{}, service.services()),
       service_(service),
       data_(service.data()),
       attempt_(attempt),
