@@ -14,7 +14,7 @@ std::size_t page_size() {
 constexpr std::size_t kKeepFree = 64;
 }  // namespace
 
-StackPool::StackPool(std::size_t stack_bytes) {
+StackPool::StackPool(std::size_t stack_bytes) : reserve_(kKeepFree) {
   const std::size_t page = page_size();
   usable_ = (stack_bytes + page - 1) / page * page;
   if (usable_ < 4 * page) usable_ = 4 * page;
@@ -37,6 +37,7 @@ boost::context::stack_context StackPool::allocate() {
     if (base == MAP_FAILED) throw std::bad_alloc();
     ::mprotect(base, page_size(), PROT_NONE);  // guard page at the low end
   }
+  reserve_.taken();
   boost::context::stack_context sc;
   sc.size = mapped_;
   sc.sp = static_cast<char*>(base) + mapped_;
@@ -45,10 +46,14 @@ boost::context::stack_context StackPool::allocate() {
 
 void StackPool::deallocate(boost::context::stack_context& sc) noexcept {
   void* base = static_cast<char*>(sc.sp) - sc.size;
-  if (free_.size() < kKeepFree) {
+  if (reserve_.keep(free_.size())) {
     free_.push_back(base);
   } else {
     ::munmap(base, mapped_);
+    if (reserve_.excess(free_.size())) {  // the peak has passed: one more goes
+      ::munmap(free_.back(), mapped_);
+      free_.pop_back();
+    }
   }
 }
 

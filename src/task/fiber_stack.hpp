@@ -1,6 +1,7 @@
 // Stacks for task fibers: mmap'd with a guard page below (an overflow faults
-// instead of corrupting memory) and kept for reuse, since an attempt is short
-// and mapping a stack per attempt would cost more than the attempt.
+// instead of corrupting memory) and kept for reuse (reuse_reserve.hpp), since
+// an attempt is short and mapping a stack per attempt would cost more than
+// the attempt.
 //
 // A pool belongs to one worker thread; attempts never migrate between
 // workers, so a stack is always returned to the pool that gave it.
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include <boost/context/stack_context.hpp>
+
+#include "task/reuse_reserve.hpp"
 
 namespace starhold::task {
 
@@ -27,6 +30,7 @@ class StackPool {
   std::size_t usable_;
   std::size_t mapped_;
   std::vector<void*> free_;  // base addresses of mapped regions
+  ReuseReserve reserve_;
 };
 
 // The StackAllocator boost::context::fiber copies around.

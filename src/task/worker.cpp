@@ -60,6 +60,7 @@ void Worker::run() {
 }
 
 Attempt* Worker::take_attempt() {
+  attempt_reserve_.taken();
   if (idle_attempts_.empty()) return new Attempt(service_, *this);
   Attempt* a = idle_attempts_.back().release();
   idle_attempts_.pop_back();
@@ -118,10 +119,11 @@ void Worker::finish(Attempt* a) {
   tsan::destroy_fiber(a->tsan_fiber);
   a->tsan_fiber = nullptr;
   a->task = nullptr;
-  if (idle_attempts_.size() < 64) {
+  if (attempt_reserve_.keep(idle_attempts_.size())) {
     idle_attempts_.emplace_back(a);
   } else {
     delete a;
+    if (attempt_reserve_.excess(idle_attempts_.size())) idle_attempts_.pop_back();
   }
 }
 
