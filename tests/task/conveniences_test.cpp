@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <future>
 
 #include "support/test_support.hpp"
 
@@ -63,6 +64,30 @@ TEST_CASE("lookup_for_update finds a bound object, or throws NameNotBound") {
     CHECK_THROWS_AS(tx.lookup_for_update<Counter>("nobody"), starhold::NameNotBound);
   });
   test::run(server, [](starhold::Transaction& tx) { CHECK(tx.lookup<Counter>("c").value == 7); });
+
+  // Declared for update, a second writer waits for the first instead of
+  // reading the old value and conflicting when it commits.
+  std::promise<void> holding, go;
+  std::shared_future<void> go_signal = go.get_future().share();
+  auto first = server.submit(
+      "first",
+      [&](starhold::Transaction& tx) {
+        tx.lookup_for_update<Counter>("c").value += 1;
+        if (tx.attempt() == 1) {
+          holding.set_value();
+          go_signal.wait();
+        }
+      },
+      starhold::TaskOptions{std::chrono::seconds(60)});  // it waits for the test
+  holding.get_future().wait();
+  auto second = server.submit(
+      "second", [&](starhold::Transaction& tx) { tx.lookup_for_update<Counter>("c").value += 10; });
+  CHECK(test::wait_until([&] { return server.metrics().hot_waits >= 1; }, std::chrono::seconds(5)));
+  go.set_value();
+  first.get();
+  second.get();
+  test::run(server, [](starhold::Transaction& tx) { CHECK(tx.lookup<Counter>("c").value == 18); });
+  CHECK(server.metrics().aborts_conflict == 0);
 }
 
 TEST_CASE("a task or a handler may have a time limit of its own") {
