@@ -124,7 +124,7 @@ TEST_CASE(
   REQUIRE(w.store->wait_held());
 
   std::atomic<bool> failed{false};
-  std::atomic<int> saw_dropped{0}, committed{0};
+  std::atomic<int> saw_dropped{0}, committed{0}, other_failures{0};
   std::thread readers([&] {
     std::minstd_rand rng(7);
     std::deque<std::future<std::int64_t>> in_flight;
@@ -134,8 +134,9 @@ TEST_CASE(
         ++committed;
         if (v != 0) ++saw_dropped;
       } catch (const starhold::TaskFailed& e) {
-        // Committed behind the failed batch: failed with it.
-        CHECK(e.cause() == starhold::TaskFailed::Cause::storage);
+        // Committed behind the failed batch: failed with it. (Catch's
+        // assertions are for the test's own thread.)
+        if (e.cause() != starhold::TaskFailed::Cause::storage) ++other_failures;
       }
     };
     std::chrono::steady_clock::time_point stop_at = std::chrono::steady_clock::time_point::max();
@@ -169,6 +170,7 @@ TEST_CASE(
 
   INFO(committed.load() << " read-only tasks committed");
   CHECK(committed.load() > 0);
+  CHECK(other_failures.load() == 0);
   CHECK(saw_dropped.load() == 0);
 }
 
