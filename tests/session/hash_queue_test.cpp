@@ -21,9 +21,10 @@ namespace {
 
 constexpr std::uint16_t kServerBusy = 22;
 
-// The nice value of each thread of this process named `name`.
-std::vector<int> nice_of_threads(const std::string& name) {
-  std::vector<int> out;
+// Field `field` of /proc's stat line (nice is 19, user CPU ticks 14) of
+// each thread of this process named `name`.
+std::vector<long> stat_of_threads(const std::string& name, int field) {
+  std::vector<long> out;
   DIR* dir = ::opendir("/proc/self/task");
   REQUIRE(dir != nullptr);
   while (const dirent* e = ::readdir(dir)) {
@@ -34,12 +35,12 @@ std::vector<int> nice_of_threads(const std::string& name) {
     if (comm != name) continue;
     std::string stat;
     std::getline(std::ifstream("/proc/self/task/" + tid + "/stat"), stat);
-    // Fields after the command's closing parenthesis: state is field 3, nice field 19.
+    // Fields after the command's closing parenthesis, from field 3 (state).
     std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-    std::string field;
-    for (int i = 3; i <= 19; ++i)
-      rest >> field;
-    out.push_back(std::stoi(field));
+    std::string value;
+    for (int i = 3; i <= field; ++i)
+      rest >> value;
+    out.push_back(std::stol(value));
   }
   ::closedir(dir);
   return out;
@@ -101,9 +102,9 @@ TEST_CASE("passwords are hashed on threads of their own that yield to the worker
   test::NetServer net(dir.path(), log,
                       [](starhold::ServerOptions& o) { o.password_hash_threads = 3; });
   const int own = ::getpriority(PRIO_PROCESS, 0);
-  const auto nice = nice_of_threads("starhold-hash");
+  const auto nice = stat_of_threads("starhold-hash", 19);
   REQUIRE(nice.size() == 3);
-  for (int n : nice)
+  for (long n : nice)
     CHECK(n == std::min(19, own + 10));
 }
 
@@ -126,7 +127,8 @@ TEST_CASE("a server stopped while it hashes passwords stops cleanly") {
     clients.back()->send(test::op::login,
                          test::str16(fmt::format("late-{}", i)) + test::str16("pw"));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the first hash is under way
+  // The first hash is under way once its thread has used CPU time.
+  CHECK(test::wait_until([] { return stat_of_threads("starhold-hash", 14).at(0) > 0; }));
   net.server->stop();
   net.server.reset();
   for (auto& c : clients) {

@@ -124,7 +124,7 @@ TEST_CASE(
   REQUIRE(w.store->wait_held());
 
   std::atomic<bool> failed{false};
-  std::atomic<int> saw_dropped{0}, committed{0}, other_failures{0};
+  std::atomic<int> saw_installed{0}, saw_dropped{0}, committed{0}, other_failures{0};
   std::thread readers([&] {
     std::minstd_rand rng(7);
     std::deque<std::future<std::int64_t>> in_flight;
@@ -152,6 +152,7 @@ TEST_CASE(
           sum += tx.get(things[(first + i * 7919) % things.size()]).value;
           std::this_thread::sleep_for(std::chrono::microseconds(100));
         }
+        if (sum > 0) ++saw_installed;
         return sum;
       }));
       if (in_flight.size() >= 1024) {  // most wait for the held batch
@@ -162,7 +163,8 @@ TEST_CASE(
     for (auto& f : in_flight)
       settle(f);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // readers see the 1s
+  // Readers see the 1s (their commits wait behind the held batch).
+  CHECK(test::wait_until([&] { return saw_installed.load() >= 16; }));
   w.store->fail_held(std::make_exception_ptr(starhold::StoreError("injected I/O error")));
   CHECK_THROWS_AS(writer.get(), starhold::TaskFailed);
   failed = true;
