@@ -31,9 +31,14 @@ void TxImpl::begin(Task& task) {
   active_.store(true, std::memory_order_relaxed);
   doomed_ = false;
   behind_ = false;
+  take_snapshot();
+  deadline_ = service_.clock().now() + task.time_limit;
+}
+
+void TxImpl::take_snapshot() {
+  // The epoch first: a failure that drops versions after it is seen moved.
   epoch_ = data_.begin_epoch();
   start_ts_ = data_.begin_snapshot(*snapshot_);
-  deadline_ = service_.clock().now() + task.time_limit;
 }
 
 void TxImpl::end() noexcept {
@@ -232,10 +237,7 @@ void TxImpl::take_intent(std::uint64_t id, bool for_update, bool hot) {
     service_.parking(true);
     attempt_.worker->park(attempt_);
     service_.parking(false);
-    if (untouched) {
-      epoch_ = data_.begin_epoch();
-      start_ts_ = data_.begin_snapshot(*snapshot_);
-    }
+    if (untouched) take_snapshot();
     check_live();
   }
 }

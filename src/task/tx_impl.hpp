@@ -118,6 +118,8 @@ class TxImpl final : public Transaction {
   bool admit(data::Version v);
   // Aborts if a store failure dropped commits since begin (after each read).
   void check_epoch();
+  // Begins a snapshot at the published version, with its failure epoch.
+  void take_snapshot();
   std::optional<std::string> checked(std::optional<std::string> name);
   // Stays on start_ts_ from now on; id or name is what changed since.
   void fall_behind(std::uint64_t id, std::string name);
