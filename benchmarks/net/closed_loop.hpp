@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "bench_util.hpp"
 #include "net/load.hpp"
@@ -28,11 +29,15 @@ struct Loop {
 
 struct LoopResult {
   double per_second = 0, p50_ms = 0, p99_ms = 0;
+  // CPU time of the server's threads per answer over the measured interval.
+  double server_cpu_us = 0;
   std::uint64_t completed = 0, unanswered = 0;
 };
 
 // Warms up, measures, then stops the clients sending and waits (bounded) for
-// the answers still due.
-LoopResult measure_loop(LoadThread& t, Loop& loop, const Args& args);
+// the answers still due. server_threads: the name prefix of the server's
+// threads, whose CPU time is measured over the same interval.
+LoopResult measure_loop(LoadThread& t, Loop& loop, const Args& args,
+                        const std::string& server_threads);
 
 }  // namespace netbench

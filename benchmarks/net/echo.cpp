@@ -26,7 +26,8 @@ struct EchoRun {
 };
 
 template <class Stream>
-EchoRun run_echo(std::uint16_t port, std::size_t n, const Args& args, MakeLink<Stream> make_link) {
+EchoRun run_echo(std::uint16_t port, std::size_t n, const Args& args, MakeLink<Stream> make_link,
+                 const std::string& server_threads) {
   Loop loop;
   LoadThread t;
   typename Link<Stream>::Options o;
@@ -57,7 +58,7 @@ EchoRun run_echo(std::uint16_t port, std::size_t n, const Args& args, MakeLink<S
     return 0;
   });
   EchoRun r;
-  r.loop = measure_loop(t, loop, args);
+  r.loop = measure_loop(t, loop, args, server_threads);
   r.clients = n;
   r.logged_in = wave.ok;
   r.login_seconds = wave.seconds;
@@ -72,9 +73,9 @@ std::string echo_fields(const EchoRun& r, const char* transport) {
   std::string s = fmt::format(
       R"("transport":"{}","clients":{},"logged_in":{},"in_flight_per_client":1,"message_bytes":{},)"
       R"("p50_ms":{:.3f},"p99_ms":{:.3f},"round_trips":{},"unanswered":{},"links_closed":{},)"
-      R"("login_s":{:.2f})",
+      R"("login_s":{:.2f},"server_cpu_us_per_round_trip":{:.2f})",
       transport, r.clients, r.logged_in, kEchoBytes, r.loop.p50_ms, r.loop.p99_ms, r.loop.completed,
-      r.loop.unanswered, r.closed, r.login_seconds);
+      r.loop.unanswered, r.closed, r.login_seconds, r.loop.server_cpu_us);
   if (!r.problem.empty()) fmt::print(stderr, "  client problem: {}\n", r.problem);
   return s;
 }
@@ -85,7 +86,7 @@ void echo_tcp(const Args& args, std::size_t n) {
   EchoRun raw;
   {
     RawEchoServer server;
-    raw = run_echo<tcp::socket>(server.port(), n, args, tcp_link);
+    raw = run_echo<tcp::socket>(server.port(), n, args, tcp_link, "raw-echo");
   }
   bench::report(fmt::format("echo_tcp_{}_raw_asio", n), raw.loop.per_second, "round_trips/s",
                 std::nullopt, echo_fields(raw, "tcp"));
@@ -96,14 +97,17 @@ void echo_tcp(const Args& args, std::size_t n) {
   server.start();
   const auto before = server.metrics();
   const EchoRun r =
-      run_echo<tcp::socket>(server.port(starhold::Server::Listener::tcp), n, args, tcp_link);
+      run_echo<tcp::socket>(server.port(starhold::Server::Listener::tcp), n, args, tcp_link, "sh-");
   const auto after = server.metrics();
-  bench::report(fmt::format("echo_tcp_{}", n), r.loop.per_second, "round_trips/s",
-                raw.loop.per_second,
-                echo_fields(r, "tcp") +
-                    fmt::format(R"(,"raw_p50_ms":{:.3f},"raw_p99_ms":{:.3f},)", raw.loop.p50_ms,
-                                raw.loop.p99_ms) +
-                    server_notes(before, after, tap));
+  bench::report(
+      fmt::format("echo_tcp_{}", n), r.loop.per_second, "round_trips/s", raw.loop.per_second,
+      echo_fields(r, "tcp") +
+          fmt::format(
+              R"(,"raw_p50_ms":{:.3f},"raw_p99_ms":{:.3f},)"
+              R"("raw_server_cpu_us_per_round_trip":{:.2f},"cpu_ratio":{:.2f},)",
+              raw.loop.p50_ms, raw.loop.p99_ms, raw.loop.server_cpu_us,
+              raw.loop.server_cpu_us > 0 ? r.loop.server_cpu_us / raw.loop.server_cpu_us : 0.0) +
+          server_notes(before, after, tap));
 }
 
 void echo_tls(const Args& args, std::size_t n) {
@@ -122,11 +126,12 @@ void echo_tls(const Args& args, std::size_t n) {
   ctx.load_verify_file(o.tls_certificate);
   ctx.set_verify_mode(asio::ssl::verify_peer);
   const auto before = server.metrics();
-  const EchoRun r =
-      run_echo<TlsSocket>(server.port(starhold::Server::Listener::tls), n, args,
-                          [&](asio::io_context& io, const Link<TlsSocket>::Options& lo) {
-                            return std::make_shared<Link<TlsSocket>>(io, lo, ctx);
-                          });
+  const EchoRun r = run_echo<TlsSocket>(
+      server.port(starhold::Server::Listener::tls), n, args,
+      [&](asio::io_context& io, const Link<TlsSocket>::Options& lo) {
+        return std::make_shared<Link<TlsSocket>>(io, lo, ctx);
+      },
+      "sh-");
   const auto after = server.metrics();
   bench::report(fmt::format("echo_tls_{}", n), r.loop.per_second, "round_trips/s", std::nullopt,
                 echo_fields(r, "tls") + "," + server_notes(before, after, tap));

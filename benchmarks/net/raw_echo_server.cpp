@@ -1,5 +1,7 @@
 #include "net/raw_echo_server.hpp"
 
+#include <pthread.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
@@ -110,7 +112,10 @@ RawEchoServer::RawEchoServer(std::optional<RawTlsFiles> tls, std::size_t read_ch
     tls_->use_private_key_file(tls->private_key, asio::ssl::context::pem);
   }
   accept();
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "raw-echo");
+    io_.run();
+  });
 }
 
 RawEchoServer::~RawEchoServer() {

@@ -96,7 +96,7 @@ void transfers(const Args& args, const std::string& name, bool zipf) {
     }
     return 0;
   });
-  const LoopResult r = measure_loop(t, loop, args);
+  const LoopResult r = measure_loop(t, loop, args, "sh-");
   std::string problem;
   const std::size_t closed = count_closed<tcp::socket>(t, wave.links, problem);
   if (!problem.empty()) fmt::print(stderr, "  client problem: {}\n", problem);
@@ -126,14 +126,15 @@ void transfers(const Args& args, const std::string& name, bool zipf) {
       fmt::format(
           R"("transport":"tcp","durable":true,"clients":{},"logged_in":{},"in_flight_per_client":{},)"
           R"("p50_ms":{:.3f},"p99_ms":{:.3f},"total_ok":{},"declined":{},"reply_mismatches":{},)"
-          R"("aborted_fraction":{:.4f},"avg_batch":{:.0f},"unanswered":{},"links_closed":{},)",
+          R"("aborted_fraction":{:.4f},"avg_batch":{:.0f},"unanswered":{},"links_closed":{},)"
+          R"("server_cpu_us_per_transfer":{:.2f},)",
           kTransferClients, wave.ok, kTransferWindow, r.p50_ms, r.p99_ms,
           total == static_cast<std::int64_t>(kAccounts) * kInitialBalance ? "true" : "false",
           declined, mismatched, aborted,
           batches > 0
               ? static_cast<double>(after.tasks_committed - before.tasks_committed) / batches
               : 0.0,
-          r.unanswered, closed) +
+          r.unanswered, closed, r.server_cpu_us) +
           server_notes(before, after, tap));
 }
 

@@ -177,8 +177,10 @@ class Transaction {
   // ---- Commit ------------------------------------------------------------
 
   // Runs fn once this transaction has committed and its commit is durable, in
-  // commit order with other tasks' hooks; never if the task aborts. fn runs
-  // on Starhold's commit thread: it must be quick and must not block.
+  // commit order with other tasks' hooks and never at the same time as
+  // another hook; never if the task aborts. fn runs on a Starhold thread (the
+  // commit thread, or the worker of a task that wrote nothing): it must be
+  // quick and must not block.
   void on_commit(std::function<void()> fn);
 
   // The task's name (the handler name, or the label given to submit()).

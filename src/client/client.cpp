@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 
 #include "client/session_link.hpp"
+#include "core/thread_name.hpp"
 
 namespace starhold::client {
 namespace asio = boost::asio;
@@ -36,7 +37,10 @@ class Client::Impl {
       : own_io_(std::make_unique<asio::io_context>(1)),
         link_(make_link(*own_io_, std::move(options))),
         work_(asio::make_work_guard(*own_io_)),
-        thread_([io = own_io_.get()] { io->run(); }) {}
+        thread_([io = own_io_.get()] {
+          core::name_this_thread("sh-client");
+          io->run();
+        }) {}
 
   Impl(asio::io_context& io, ClientOptions options) : link_(make_link(io, std::move(options))) {}
 

@@ -79,6 +79,7 @@ void DataService::open_format() {
   seq_ = read_meta_u64(store_, kSeqKey, 0);
   published_.store(seq_);
   structure_version_.store(seq_);
+  released_ = seq_;
   next_id_.store(read_meta_u64(store_, kNextIdKey, 1));
 
   // Record the names of this program's types, so that a later program that
@@ -178,6 +179,15 @@ std::uint64_t DataService::begin_epoch() const noexcept {
 
 Version DataService::current_object_version(std::uint64_t id) {
   return read_object(id, nullptr)->version;
+}
+
+bool DataService::release_read_only(Version snapshot, std::uint64_t epoch, CommitWaiter& waiter) {
+  std::lock_guard lock(release_mu_);
+  if (snapshot != released_ || epoch != failure_epoch_.load(std::memory_order_acquire)) {
+    return false;
+  }
+  waiter.committed(snapshot);
+  return true;
 }
 
 CommitResult DataService::commit(CommitRequest& req) {

@@ -15,7 +15,15 @@
 // failed batches in a row) puts the service in a fatal state: commits that
 // write fail at once with the cause, reads and read-only commits go on.
 //
+// Release. Waiters are told under release_mu_, one commit at a time, and
+// released_ is the newest version told: every commit up to it is durable and
+// reported, none after it. A transaction that wrote nothing and read at
+// snapshot released_ needs neither a sequence number nor the committer: its
+// place in commit order is right there, so release_read_only() reports it at
+// once on the calling thread (an echo costs no hand-off to the committer).
+//
 // Lock order: commit_mu_, then cache shard mutexes / NameTable mutexes.
+// release_mu_ is never held with commit_mu_.
 #pragma once
 
 #include <atomic>
@@ -173,6 +181,12 @@ class DataService {
 
   // ---- Commit ----
   CommitResult commit(CommitRequest& request);
+  // For a transaction that wrote nothing, read only at snapshot and began at
+  // failure epoch `epoch`: if every commit up to snapshot is durable and
+  // reported and none after it is, reports waiter committed now, on this
+  // thread, and returns true. Otherwise returns false and commit() must
+  // place it in the group commit.
+  bool release_read_only(Version snapshot, std::uint64_t epoch, CommitWaiter& waiter);
 
   // A block of fresh object ids [first, first + n).
   std::uint64_t allocate_ids(std::uint64_t n) {
@@ -249,6 +263,9 @@ class DataService {
   std::vector<NamePtr> previous_names_;  // commit()'s scratch; guarded by commit_mu_
   std::atomic<bool> fatal_{false};
   std::exception_ptr fatal_error_;  // guarded by commit_mu_; set once with fatal_
+
+  std::mutex release_mu_;  // held while waiters are told (see Release above)
+  Version released_ = 0;   // guarded by release_mu_
 
   // Committer-thread state.
   std::thread committer_;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/thread_name.hpp"
 #include "data/data_service.hpp"
 #include "starhold/errors.hpp"
 
@@ -15,7 +16,10 @@ void DataService::start() {
   std::lock_guard lock(commit_mu_);
   if (committer_.joinable()) return;
   stopping_ = false;
-  committer_ = std::thread([this] { run_committer(); });
+  committer_ = std::thread([this] {
+    core::name_this_thread("sh-commit");
+    run_committer();
+  });
 }
 
 void DataService::stop() {
@@ -104,8 +108,12 @@ void DataService::write_batch(Batch& batch) {
     retired_names_.push_back({name, rec->version});
   if (!retired_names_.empty()) names_.retire(retired_names_);
 
-  for (const PendingCommit& c : batch.commits)
-    c.waiter->committed(c.version);
+  if (!batch.commits.empty()) {
+    std::lock_guard lock(release_mu_);
+    for (const PendingCommit& c : batch.commits)
+      c.waiter->committed(c.version);
+    released_ = batch.commits.back().version;
+  }
   {
     std::lock_guard lock(commit_mu_);
     pending_ -= batch.commits.size();
@@ -163,6 +171,7 @@ void DataService::store_failed(Batch& batch, std::exception_ptr error) {
 
 void DataService::fail_pending(Batch& inflight, std::exception_ptr error) {
   Batch later;
+  Version survivors = 0;  // every version up to here that is not dropped is durable
   {
     std::lock_guard lock(commit_mu_);
     std::swap(later, batch_);
@@ -176,8 +185,13 @@ void DataService::fail_pending(Batch& inflight, std::exception_ptr error) {
     failure_epoch_.fetch_add(1, std::memory_order_seq_cst);
     structure_version_.store(++seq_, std::memory_order_release);
     published_.store(seq_, std::memory_order_release);
+    survivors = seq_;
     pending_ = 0;
     pending_bytes_ = 0;
+  }
+  {
+    std::lock_guard lock(release_mu_);
+    released_ = std::max(released_, survivors);
   }
   space_cv_.notify_all();
   for (const PendingCommit& c : inflight.commits)

@@ -51,7 +51,8 @@ class VersionedCache {
       stamp = s.evictions;
       return false;
     }
-    it->second.referenced = true;
+    // Written only when it changes: readers on other cores keep the line shared.
+    if (!it->second.referenced) it->second.referenced = true;
     out = it->second.value;
     hot = it->second.hot;
     return true;
@@ -68,7 +69,7 @@ class VersionedCache {
       return false;
     }
     Slot& slot = it->second;
-    slot.referenced = true;
+    if (!slot.referenced) slot.referenced = true;
     out = nullptr;
     if (slot.value->version <= snapshot) {
       out = slot.value;

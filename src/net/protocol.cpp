@@ -1,6 +1,8 @@
 #include "net/protocol.hpp"
 
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -228,6 +230,34 @@ void BodyReader::done() const {
 
 // ---- FrameParser -----------------------------------------------------------
 
+namespace {
+
+// Read buffers of the common size, kept per thread: a connection gives its
+// buffer back whenever it holds no partial frame, so that idle connections
+// keep no memory, and the next read on this thread takes it again without a
+// trip through malloc (a 4 KiB request makes glibc consolidate its fast bins).
+constexpr std::size_t kPooledBytes = 4096;
+constexpr std::size_t kPoolMax = 64;
+
+std::vector<std::unique_ptr<char[]>>& buffer_pool() {
+  thread_local std::vector<std::unique_ptr<char[]>> pool;
+  return pool;
+}
+
+std::unique_ptr<char[]> new_buffer(std::size_t bytes) {
+  if (bytes == kPooledBytes) {
+    auto& pool = buffer_pool();
+    if (!pool.empty()) {
+      auto b = std::move(pool.back());
+      pool.pop_back();
+      return b;
+    }
+  }
+  return std::make_unique_for_overwrite<char[]>(bytes);
+}
+
+}  // namespace
+
 char* FrameParser::prepare(std::size_t min, std::size_t& available) {
   if (begin_ == end_) begin_ = end_ = 0;
   if (capacity_ - end_ < min) {
@@ -239,7 +269,8 @@ char* FrameParser::prepare(std::size_t min, std::size_t& available) {
     }
     if (capacity_ - end_ < min) {
       std::size_t cap = std::max<std::size_t>(capacity_ * 2, end_ + min);
-      auto bigger = std::make_unique<char[]>(cap);
+      if (cap < kPooledBytes) cap = kPooledBytes;
+      auto bigger = new_buffer(cap);
       if (end_ > 0) std::memcpy(bigger.get(), buf_.get(), end_);
       buf_ = std::move(bigger);
       capacity_ = cap;
@@ -269,10 +300,11 @@ bool FrameParser::next(Frame& frame) {
 }
 
 void FrameParser::shrink_if_empty() {
-  if (begin_ == end_) {
-    buf_.reset();
-    capacity_ = begin_ = end_ = 0;
-  }
+  if (begin_ != end_ || !buf_) return;
+  auto& pool = buffer_pool();
+  if (capacity_ == kPooledBytes && pool.size() < kPoolMax) pool.push_back(std::move(buf_));
+  buf_.reset();
+  capacity_ = begin_ = end_ = 0;
 }
 
 }  // namespace starhold::net

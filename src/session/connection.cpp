@@ -17,6 +17,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::size_t kReadChunk = 4096;
+constexpr std::size_t kKeptQueue = 4;  // frame pointers an idle connection keeps room for
 constexpr auto kCloseLinger = std::chrono::seconds(1);
 
 bool is_abuse(Reason r) {
@@ -367,10 +368,10 @@ void Connection::on_written(net::ErrorCode ec) {
     std::lock_guard lock(out_mu_);
     queued_bytes_ -= std::min(bytes, queued_bytes_);
     more = !queued_.empty();
-    if (!more) {
-      std::vector<net::FramePtr>().swap(queued_);  // idle connections keep no buffer
-      std::vector<net::FramePtr>().swap(in_flight_);
-    }
+    // Idle connections keep at most a few pointers' worth of queue, so that
+    // one frame at a time costs no allocation.
+    if (!more && queued_.capacity() > kKeptQueue) std::vector<net::FramePtr>().swap(queued_);
+    if (in_flight_.capacity() > kKeptQueue) std::vector<net::FramePtr>().swap(in_flight_);
   }
   if (ec) {
     close_now();

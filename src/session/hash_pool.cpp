@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/thread_name.hpp"
+
 namespace starhold::session {
 namespace {
 
@@ -94,7 +96,7 @@ std::size_t HashPool::bound_locked() const {
 }
 
 void HashPool::run() {
-  pthread_setname_np(pthread_self(), "starhold-hash");
+  core::name_this_thread("sh-hash");
   // On Linux a thread's nice value is its own (the tid names the thread).
   const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
   errno = 0;

@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 #include <boost/asio/post.hpp>
 
+#include "core/thread_name.hpp"
 #include "net/proxy_header.hpp"
 #include "session/accounts.hpp"
 #include "session/connection.hpp"
@@ -134,8 +135,12 @@ void SessionService::start() {
       Server::Listener::websocket, options_.websocket_port,
       options_.websocket_tls ? net::TransportKind::websocket_tls : net::TransportKind::websocket,
       options_.websocket_proxy_protocol);
-  for (auto& io : ios_)
-    threads_.emplace_back([io = io.get()] { io->run(); });
+  for (std::size_t i = 0; i < ios_.size(); ++i) {
+    threads_.emplace_back([io = ios_[i].get(), i] {
+      core::name_this_thread("sh-net", i);
+      io->run();
+    });
+  }
 }
 
 void SessionService::open_listener(Server::Listener which, int port, net::TransportKind kind,

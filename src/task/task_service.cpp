@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/thread_name.hpp"
 #include "data/type_registry.hpp"
 #include "task/scheduled_task.hpp"
 
@@ -111,8 +112,14 @@ void TaskService::start() {
   for (std::size_t i = 0; i < n; ++i)
     workers_.push_back(std::make_unique<Worker>(*this, i));
   for (auto& w : workers_)
-    threads_.emplace_back([w = w.get()] { w->run(); });
-  timer_thread_ = std::thread([this] { run_timer(); });
+    threads_.emplace_back([w = w.get()] {
+      core::name_this_thread("sh-worker", w->index());
+      w->run();
+    });
+  timer_thread_ = std::thread([this] {
+    core::name_this_thread("sh-timer");
+    run_timer();
+  });
 }
 
 void TaskService::recover() {

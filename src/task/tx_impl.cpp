@@ -564,6 +564,11 @@ Outcome TxImpl::commit() {
   task.commit_started = Steady::now();
   request_.waiter = &task;
   std::function<void()> validated = std::move(task.validated);
+  if (request_.read_only() && data_.release_read_only(start_ts_, epoch_, task)) {
+    task_ = nullptr;  // reported and gone
+    if (validated) validated();
+    return Outcome::committed;
+  }
   data::CommitResult result = data_.commit(request_);
   if (!result.committed) {
     hooks_ = std::move(task.hooks);  // still ours: the commit was refused

@@ -213,6 +213,9 @@ TEST_CASE("a client that does not read is disconnected as a slow reader") {
   test::NetServer net(dir.path(), log, [](starhold::ServerOptions& o) {
     o.outbound_buffer_bytes = kBudget;
     o.task_time_limit = std::chrono::seconds(30);
+    // The good client is silent until the end; on a loaded machine that can
+    // take longer than three default heartbeat intervals.
+    o.heartbeat_interval = std::chrono::seconds(60);
   });
   GoodClient good(net.tcp);
   test::RawClient bad(net.tcp);

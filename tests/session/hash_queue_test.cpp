@@ -102,7 +102,7 @@ TEST_CASE("passwords are hashed on threads of their own that yield to the worker
   test::NetServer net(dir.path(), log,
                       [](starhold::ServerOptions& o) { o.password_hash_threads = 3; });
   const int own = ::getpriority(PRIO_PROCESS, 0);
-  const auto nice = stat_of_threads("starhold-hash", 19);
+  const auto nice = stat_of_threads("sh-hash", 19);
   REQUIRE(nice.size() == 3);
   for (long n : nice)
     CHECK(n == std::min(19, own + 10));
@@ -128,7 +128,7 @@ TEST_CASE("a server stopped while it hashes passwords stops cleanly") {
                          test::str16(fmt::format("late-{}", i)) + test::str16("pw"));
   }
   // The first hash is under way once its thread has used CPU time.
-  CHECK(test::wait_until([] { return stat_of_threads("starhold-hash", 14).at(0) > 0; }));
+  CHECK(test::wait_until([] { return stat_of_threads("sh-hash", 14).at(0) > 0; }));
   net.server->stop();
   net.server.reset();
   for (auto& c : clients) {
