@@ -21,7 +21,7 @@ constexpr std::uint64_t kAcknowledgeEvery = 64;
 }  // namespace
 
 std::shared_ptr<SessionState> SessionService::find(std::uint64_t session) {
-  std::lock_guard lock(sessions_mu_);
+  std::shared_lock lock(sessions_mu_);
   auto it = sessions_.find(session);
   return it == sessions_.end() ? nullptr : it->second;
 }
@@ -162,13 +162,13 @@ void SessionService::submit_inbound(const std::shared_ptr<SessionState>& state, 
   std::string name;
   switch (item.kind) {
     case Inbound::Kind::message:
-      name = fmt::format("session '{}' message", state->identity);
+      name = state->message_task;
       body = [state, session, data = std::move(item.data)](Transaction& tx) {
         tx.get(state->listener).received(tx, session, data);
       };
       break;
     case Inbound::Kind::channel_message:
-      name = fmt::format("session '{}' channel message", state->identity);
+      name = state->channel_task;
       body = [this, session, channel = item.channel, data = std::move(item.data)](Transaction& tx) {
         channels_->client_message(tx, Channel(ObjectId{channel}), session, data);
       };

@@ -11,6 +11,8 @@
 #include <set>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "net/protocol.hpp"
 #include "starhold/session.hpp"
 
@@ -36,11 +38,18 @@ struct Inbound {
 struct SessionState : std::enable_shared_from_this<SessionState> {
   SessionState(std::uint64_t id_, std::string identity_, Ref<SessionListener> listener_,
                std::string token_)
-      : id(id_), identity(std::move(identity_)), listener(listener_), token(std::move(token_)) {}
+      : id(id_),
+        identity(std::move(identity_)),
+        listener(listener_),
+        message_task(fmt::format("session '{}' message", identity)),
+        channel_task(fmt::format("session '{}' channel message", identity)),
+        token(std::move(token_)) {}
 
   const std::uint64_t id;
   const std::string identity;
   const Ref<SessionListener> listener;
+  // The names of the tasks its messages run as, made once.
+  const std::string message_task, channel_task;
   std::string token;  // guarded by the service's sessions_mu_ (by_token_ maps it); rotates
 
   std::mutex mu;
