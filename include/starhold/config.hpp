@@ -8,7 +8,8 @@
 //   [data]     cache_bytes, max_pending_commits
 //   [network]  listen_address, tls_port, tcp_port, websocket_port, websocket_tls,
 //              tls_certificate, tls_private_key, tls_proxy_protocol,
-//              tcp_proxy_protocol, websocket_proxy_protocol, threads, max_message_bytes,
+//              tcp_proxy_protocol, websocket_proxy_protocol, threads,
+//              tasks_on_network_threads, max_message_bytes,
 //              max_connections, heartbeat_interval_ms, handshake_timeout_ms,
 //              reconnect_grace_ms, inbound_queue_messages, inbound_queue_bytes,
 //              outbound_buffer_bytes, replay_buffer_bytes, max_message_rate

@@ -91,6 +91,13 @@ struct ServerOptions {
   bool tcp_proxy_protocol = false;
   bool websocket_proxy_protocol = false;
   int network_threads = 1;
+  // A session message's task runs on the network thread that read it, when
+  // that thread has spent less than half of its last 10 ms on such tasks
+  // (otherwise, and for retries, on a worker): no hand-off, no wake-up. Such
+  // an attempt never waits for a hot object, and a long one delays that
+  // thread's I/O while it runs. Off: every task runs on a worker, and the
+  // network threads only do I/O (for games whose message tasks take long).
+  bool tasks_on_network_threads = true;
   std::uint32_t max_message_bytes = 65536;  // largest frame either way
   std::size_t max_connections = 10000;
   std::chrono::milliseconds heartbeat_interval{5000};  // silence for 3 of these: disconnect

@@ -105,6 +105,7 @@ const std::vector<std::pair<std::string_view, Setter>>& keys() {
       {"network.tcp_proxy_protocol", flag(&O::tcp_proxy_protocol)},
       {"network.websocket_proxy_protocol", flag(&O::websocket_proxy_protocol)},
       {"network.threads", count(&O::network_threads, 1)},
+      {"network.tasks_on_network_threads", flag(&O::tasks_on_network_threads)},
       {"network.max_message_bytes", count(&O::max_message_bytes, 1024)},
       {"network.max_connections", count(&O::max_connections, 1)},
       {"network.heartbeat_interval_ms", duration(&O::heartbeat_interval)},

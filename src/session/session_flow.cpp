@@ -157,6 +157,15 @@ void SessionService::run_next(const std::shared_ptr<SessionState>& state) {
 }
 
 void SessionService::submit_inbound(const std::shared_ptr<SessionState>& state, Inbound item) {
+  if (network_io_ != nullptr && options_.tasks_on_network_threads &&
+      task::TaskService::running_here()) {
+    // The previous message's task, run here, was just accepted: this one
+    // runs here too, once that task has returned.
+    boost::asio::post(*network_io_, [this, state, item = std::move(item)]() mutable {
+      submit_inbound(state, std::move(item));
+    });
+    return;
+  }
   const Session session(ObjectId{state->id});
   TaskBody body;
   std::string name;
@@ -193,32 +202,35 @@ void SessionService::submit_inbound(const std::shared_ptr<SessionState>& state, 
       break;
   }
   const bool is_end = item.kind == Inbound::Kind::end;
+  auto done = [this, state, is_end](std::exception_ptr e) {
+    if (!e) return;
+    if (is_end) {
+      // The listener failed; the session still ends, without it.
+      tasks_.submit(
+          "starhold.end-session",
+          [this, state](Transaction& tx) {
+            const Session session(ObjectId{state->id});
+            if (auto* current = tx.find<SessionRecord>(identity_name(state->identity));
+                current != nullptr && current->id() == session.id()) {
+              tx.unbind(identity_name(state->identity));
+            }
+            try {
+              tx.remove(Ref<SessionRecord>(session.id()));
+            } catch (const ObjectNotFound&) {
+            }
+            tx.on_commit([this, state] { finish_end(state, Reason::internal_error, true); });
+          },
+          {});
+    }
+    run_next(state);  // the failed message is dropped; the next one goes on
+  };
+  auto validated = [this, state] { run_next(state); };
   try {
-    tasks_.submit(
-        std::move(name), std::move(body),
-        [this, state, is_end](std::exception_ptr e) {
-          if (!e) return;
-          if (is_end) {
-            // The listener failed; the session still ends, without it.
-            tasks_.submit(
-                "starhold.end-session",
-                [this, state](Transaction& tx) {
-                  const Session session(ObjectId{state->id});
-                  if (auto* current = tx.find<SessionRecord>(identity_name(state->identity));
-                      current != nullptr && current->id() == session.id()) {
-                    tx.unbind(identity_name(state->identity));
-                  }
-                  try {
-                    tx.remove(Ref<SessionRecord>(session.id()));
-                  } catch (const ObjectNotFound&) {
-                  }
-                  tx.on_commit([this, state] { finish_end(state, Reason::internal_error, true); });
-                },
-                {});
-          }
-          run_next(state);  // the failed message is dropped; the next one goes on
-        },
-        [this, state] { run_next(state); });
+    if (network_io_ != nullptr && options_.tasks_on_network_threads) {
+      tasks_.submit_here(std::move(name), std::move(body), std::move(done), std::move(validated));
+    } else {
+      tasks_.submit(std::move(name), std::move(body), std::move(done), std::move(validated));
+    }
   } catch (const UsageError&) {
     // The server is stopping: nothing more runs.
   }

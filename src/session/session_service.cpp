@@ -22,6 +22,8 @@ namespace starhold::session {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+thread_local asio::io_context* SessionService::network_io_ = nullptr;
+
 namespace {
 
 // Marks a world whose AppListener::initialize has committed.
@@ -138,6 +140,7 @@ void SessionService::start() {
   for (std::size_t i = 0; i < ios_.size(); ++i) {
     threads_.emplace_back([io = ios_[i].get(), i] {
       core::name_this_thread("sh-net", i);
+      network_io_ = io;
       io->run();
     });
   }

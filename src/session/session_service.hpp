@@ -150,7 +150,11 @@ class SessionService {
   net::FramePtr login_ok_frame(std::uint64_t session, const std::string& token,
                                const std::string& identity, std::uint64_t generation) const;
   void run_next(const std::shared_ptr<SessionState>& state);
+  // On a network thread the task runs right there (TaskService::submit_here);
+  // from within such a task, the next message is posted to run after it.
   void submit_inbound(const std::shared_ptr<SessionState>& state, Inbound in);
+  // The io_context of the calling network thread; null on other threads.
+  static thread_local boost::asio::io_context* network_io_;
   void end_session(const std::shared_ptr<SessionState>& state, bool graceful, net::Reason reason,
                    bool tell_client);
   // Queues the session's end; true if its task must be started (run_next).

@@ -190,6 +190,54 @@ void TaskService::stop() {
 void TaskService::submit(std::string name, TaskBody body,
                          std::function<void(std::exception_ptr)> done,
                          std::function<void()> validated, bool from_outside, TaskOptions options) {
+  enqueue(make_task(std::move(name), std::move(body), std::move(done), std::move(validated),
+                    from_outside, options));
+}
+
+namespace {
+
+// A thread's budget for attempts of submit_here: at most half of each 10 ms.
+struct HereBudget {
+  static constexpr Steady::duration kWindow = std::chrono::milliseconds(10);
+  Steady::time_point window_start{};
+  Steady::duration spent{};
+  bool running = false;  // an attempt of submit_here is on this thread's stack
+};
+thread_local HereBudget t_here;
+
+}  // namespace
+
+bool TaskService::running_here() noexcept {
+  return t_here.running;
+}
+
+void TaskService::submit_here(std::string name, TaskBody body,
+                              std::function<void(std::exception_ptr)> done,
+                              std::function<void()> validated) {
+  Task* t =
+      make_task(std::move(name), std::move(body), std::move(done), std::move(validated), false, {});
+  const auto start = Steady::now();
+  if (start - t_here.window_start > HereBudget::kWindow) {
+    t_here.window_start = start;
+    t_here.spent = {};
+  }
+  if (t_here.running || t_here.spent > HereBudget::kWindow / 2) {
+    enqueue(t);
+    return;
+  }
+  // One per thread, made on its first use; its stacks and attempts go with the thread.
+  thread_local std::unique_ptr<Worker> here;
+  if (!here || &here->service_ != this) here = std::make_unique<Worker>(*this, 0, true);
+  t_here.running = true;
+  here->start_attempt(t);
+  t_here.running = false;
+  t_here.spent += Steady::now() - start;
+}
+
+Task* TaskService::make_task(std::string name, TaskBody body,
+                             std::function<void(std::exception_ptr)> done,
+                             std::function<void()> validated, bool from_outside,
+                             TaskOptions options) {
   if (!body) throw UsageError(fmt::format("submit '{}': empty task body", name));
   const auto limit = time_limit(options, name);
   if (from_outside) {
@@ -217,7 +265,7 @@ void TaskService::submit(std::string name, TaskBody body,
     }
   }
   counters_.submitted.fetch_add(1, std::memory_order_relaxed);
-  enqueue(t);
+  return t;
 }
 
 std::future<void> TaskService::submit_future(std::string name, TaskBody body, bool from_outside,

@@ -54,10 +54,13 @@ struct TaskCounters {
 
 class Worker {
  public:
-  Worker(TaskService& service, std::size_t index);
+  // here: runs single attempts on another thread's behalf (submit_here), not
+  // a worker thread's loop; its attempts never park.
+  Worker(TaskService& service, std::size_t index, bool here = false);
   void run();  // the worker thread's loop
 
   std::size_t index() const noexcept { return index_; }
+  bool here() const noexcept { return here_; }
   // Parks the running attempt until the intent it queued for is handed to it.
   void park(Attempt& a);
 
@@ -70,6 +73,7 @@ class Worker {
 
   TaskService& service_;
   const std::size_t index_;
+  const bool here_;
   StackPool stacks_;
   std::vector<std::unique_ptr<Attempt>> idle_attempts_;
   ReuseReserve attempt_reserve_{64};
@@ -99,6 +103,17 @@ class TaskService {
   void submit(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done,
               std::function<void()> validated = {}, bool from_outside = false,
               TaskOptions options = {});
+
+  // As submit, but the first attempt runs now on the calling thread, if that
+  // thread has used less than half of its recent time on such attempts (then
+  // it goes to the workers as submit does). Such an attempt never waits for a
+  // hot object (it runs on unordered, as past max_parked_attempts); a retry
+  // goes to the workers. For network threads: a message's task costs no
+  // hand-off and no wake-up. Not from within a task attempt.
+  void submit_here(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done,
+                   std::function<void()> validated);
+  // Whether the calling thread is running a task attempt of submit_here.
+  static bool running_here() noexcept;
 
   // As submit; the future is ready at the durable commit or holds TaskFailed.
   std::future<void> submit_future(std::string name, TaskBody body, bool from_outside = false,
@@ -156,6 +171,8 @@ class TaskService {
     bool operator>(const Timed& o) const noexcept { return due > o.due; }
   };
 
+  Task* make_task(std::string name, TaskBody body, std::function<void(std::exception_ptr)> done,
+                  std::function<void()> validated, bool from_outside, TaskOptions options);
   void enqueue(Task* t);  // ready now
   // Wakes one sleeping worker, taking it off the idle list so that the next
   // wake-up goes to another. REQUIRES: mu_ held.

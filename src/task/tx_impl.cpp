@@ -225,7 +225,9 @@ void TxImpl::take_intent(std::uint64_t id, bool for_update, bool hot) {
   auto& held = attempt_.held;
   if (std::find(held.begin(), held.end(), id) != held.end()) return;
   // Past the bound on parked attempts, this one runs on unordered instead.
-  const bool may_wait = IntentTable::may_wait(id, held) && service_.may_park();
+  // An attempt run on a network thread's behalf never parks there.
+  const bool may_wait =
+      IntentTable::may_wait(id, held) && service_.may_park() && !attempt_.worker->here();
   auto took = service_.intents().take(id, &attempt_, may_wait, held);
   if (took == IntentTable::Take::queued) {
     service_.counters().hot_waits.fetch_add(1, std::memory_order_relaxed);

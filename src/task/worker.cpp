@@ -24,8 +24,8 @@ namespace ctx = boost::context;
 
 Attempt::Attempt(TaskService& service, Worker& w) : worker(&w), tx(service, *this) {}
 
-Worker::Worker(TaskService& service, std::size_t index)
-    : service_(service), index_(index), stacks_(service.options().task_stack_bytes) {}
+Worker::Worker(TaskService& service, std::size_t index, bool here)
+    : service_(service), index_(index), here_(here), stacks_(service.options().task_stack_bytes) {}
 
 void Worker::run() {
   std::unique_lock lock(service_.mu_);

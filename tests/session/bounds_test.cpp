@@ -54,6 +54,8 @@ void check_inbound_bound(std::size_t queue_messages, std::size_t queue_bytes, in
     o.inbound_queue_bytes = queue_bytes;
     o.task_time_limit = std::chrono::seconds(60);
     o.log_level = starhold::LogLevel::debug;
+    // Messages must queue behind busy workers, not run on the network thread.
+    o.tasks_on_network_threads = false;
   });
   test::RawClient c(net.tcp);
   c.connect_session("eager", "pw");
@@ -88,4 +90,38 @@ TEST_CASE("a session's inbound queue holds at most inbound_queue_messages") {
 TEST_CASE("a session's inbound queue holds at most inbound_queue_bytes") {
   // Messages of 10,000 bytes: the 7th brings the queue to 70,000 >= 65,536.
   check_inbound_bound(256, 65536, 100, 10000, 1 + 7);
+}
+
+TEST_CASE(
+    "a session's message is answered while every worker is busy: its task runs on the "
+    "network thread") {
+  for (const bool here : {true, false}) {
+    CAPTURE(here);
+    test::TempDir dir;
+    test::LogCapture log;
+    test::NetServer net(dir.path(), log, [&](starhold::ServerOptions& o) {
+      o.task_time_limit = std::chrono::seconds(60);
+      o.tasks_on_network_threads = here;
+    });
+    test::RawClient c(net.tcp);
+    c.connect_session("prompt", "pw");
+    REQUIRE(c.read_skipping_heartbeats());  // the welcome
+    {
+      BusyWorkers busy(*net.server, 2);
+      c.send(session_message, "echo:now");
+      auto f = c.read_skipping_heartbeats(here ? std::chrono::seconds(20)
+                                               : std::chrono::milliseconds(300));
+      if (here) {
+        REQUIRE(f);
+        CHECK(f->body == "now");
+      } else {
+        CHECK_FALSE(f);  // it waits for a worker
+      }
+    }
+    if (!here) {
+      auto f = c.read_skipping_heartbeats();
+      REQUIRE(f);
+      CHECK(f->body == "now");
+    }
+  }
 }

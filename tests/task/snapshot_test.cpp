@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -350,4 +351,53 @@ TEST_CASE("a read-only task reads one snapshot and never conflicts, however long
   // The load did conflict: a serial server would not have been tested.
   CHECK(server.metrics().aborts_conflict > 0);
   CHECK(transfers.load() > 1000);
+}
+
+TEST_CASE(
+    "a task that wrote nothing is reported in its place before a commit whose store write "
+    "is held") {
+  // The reader's snapshot precedes the writer's commit, so it serializes
+  // before it: it need not wait for that commit to be durable, and its
+  // hooks run before the writer's.
+  GatedServer w;
+  starhold::Ref<Thing> thing;
+  test::run(*w.server, [&](starhold::Transaction& tx) { thing = tx.create<Thing>(); });
+
+  std::mutex mu;
+  std::vector<std::string> hooks;  // guarded by mu
+  auto hook = [&](std::string who) {
+    return [&, who] {
+      std::lock_guard lock(mu);
+      hooks.push_back(who);
+    };
+  };
+  std::promise<void> read, go;
+  std::shared_future<void> go_signal = go.get_future().share();
+  std::atomic<int> attempts{0};
+  std::atomic<std::int64_t> seen{-1};
+  auto reader = w.server->submit("reader", [&](starhold::Transaction& tx) {
+    seen = tx.get(thing).value;
+    if (++attempts == 1) read.set_value();
+    go_signal.wait();
+    tx.on_commit(hook("reader"));
+  });
+  read.get_future().wait();
+
+  w.store->hold();
+  auto writer = w.server->submit("writer", [&](starhold::Transaction& tx) {
+    tx.get_for_update(thing).value = 7;
+    tx.on_commit(hook("writer"));
+  });
+  REQUIRE(w.store->wait_held());
+  go.set_value();
+
+  CHECK(reader.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  CHECK(writer.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+  w.store->release();
+  writer.get();
+  reader.get();
+  CHECK(attempts == 1);
+  CHECK(seen == 0);
+  std::lock_guard lock(mu);
+  CHECK(hooks == std::vector<std::string>{"reader", "writer"});
 }
