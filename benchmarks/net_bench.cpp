@@ -8,6 +8,8 @@
 //   echo_tcp_{100,1000}      N clients, one message in flight each; every echo is
 //                            a committed task; baseline: a raw Asio echo server
 //                            speaking the same framing
+//   echo_ws_{100,1000}       the same over plain WebSocket (binary messages);
+//                            baseline: a raw Beast WebSocket echo server
 //   echo_tls_100             the same over TLS (no baseline)
 //   transfers_net_*          bank transfers between 100,000 accounts sent by 64
 //                            clients, 4 pipelined each; a reply leaves once its
@@ -28,8 +30,8 @@
 //
 // The workloads live in net/ (one file each), beside the load generator
 // (net/load.hpp), the worlds the servers run (net/worlds.hpp) and the raw Asio
-// baseline (net/raw_echo_server.hpp). This file reads the command line and
-// runs the workloads it names.
+// baseline (net/raw_echo_server.hpp, also over TLS and WebSocket). This file reads the command line
+// and runs the workloads it names.
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -104,6 +106,8 @@ int main(int argc, char** argv) {
   try {
     if (want("echo_tcp_100")) netbench::echo_tcp(args, 100);
     if (want("echo_tcp_1000")) netbench::echo_tcp(args, 1000);
+    if (want("echo_ws_100")) netbench::echo_ws(args, 100);
+    if (want("echo_ws_1000")) netbench::echo_ws(args, 1000);
     if (want("echo_tls")) netbench::echo_tls(args, 100);
     if (want("transfers")) {
       netbench::transfers(args, "transfers_net_uniform", false);

@@ -23,6 +23,10 @@ struct Args : bench::RunOptions {
 // echo_tcp_{n}_raw_asio, then echo_tcp_{n}: n clients against a raw Asio echo
 // server, then against Starhold (echo.cpp).
 void echo_tcp(const Args& args, std::size_t n);
+// echo_ws_{n}_raw_beast, then echo_ws_{n}: the same over plain WebSocket,
+// against a raw Beast WebSocket echo server, then Starhold's WebSocket
+// listener (echo.cpp).
+void echo_ws(const Args& args, std::size_t n);
 // echo_tls_{n}: the same over TLS, no baseline (echo.cpp).
 void echo_tls(const Args& args, std::size_t n);
 // Bank transfers reported as `name`, accounts picked uniformly or by Zipf(1.5)
