@@ -10,7 +10,8 @@
 //                            speaking the same framing
 //   echo_ws_{100,1000}       the same over plain WebSocket (binary messages);
 //                            baseline: a raw Beast WebSocket echo server
-//   echo_tls_100             the same over TLS (no baseline)
+//   echo_tls_100             the same over TLS; baseline: a raw Asio TLS echo
+//                            server (asio::ssl::stream)
 //   transfers_net_*          bank transfers between 100,000 accounts sent by 64
 //                            clients, 4 pipelined each; a reply leaves once its
 //                            commit is durable; uniform and Zipf(1.5) picks

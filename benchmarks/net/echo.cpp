@@ -141,29 +141,36 @@ void echo_ws(const Args& args, std::size_t n) {
 }
 void echo_tls(const Args& args, std::size_t n) {
   bench::ScratchDir dir(args.dir, "net-echo-tls");
+  const std::string certificate = dir.path() + "/cert.pem", key = dir.path() + "/key.pem";
+  starhold::write_development_certificate(certificate, key);
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(certificate);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  const MakeLink<TlsSocket> tls_link = [&](asio::io_context& io,
+                                           const Link<TlsSocket>::Options& lo) {
+    return std::make_shared<Link<TlsSocket>>(io, lo, ctx);
+  };
+  EchoRun raw;
+  {
+    RawEchoServer server(RawTlsFiles{certificate, key});
+    raw = run_echo<TlsSocket>(server.port(), n, args, tls_link, "raw-echo");
+  }
+  bench::report(fmt::format("echo_tls_{}_raw_asio", n), raw.loop.per_second, "round_trips/s",
+                std::nullopt, echo_fields(raw, "tls"));
   LogTap tap;
   auto o = net_options(dir.path() + "/store", tap);
   o.tcp_port = -1;
   o.tls_port = 0;
-  o.tls_certificate = dir.path() + "/cert.pem";
-  o.tls_private_key = dir.path() + "/key.pem";
-  starhold::write_development_certificate(o.tls_certificate, o.tls_private_key);
+  o.tls_certificate = certificate;
+  o.tls_private_key = key;
   starhold::Server server(o);
   server.set_app_listener(std::make_shared<EchoWorld>());
   server.start();
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  ctx.load_verify_file(o.tls_certificate);
-  ctx.set_verify_mode(asio::ssl::verify_peer);
   const auto before = server.metrics();
-  const EchoRun r = run_echo<TlsSocket>(
-      server.port(starhold::Server::Listener::tls), n, args,
-      [&](asio::io_context& io, const Link<TlsSocket>::Options& lo) {
-        return std::make_shared<Link<TlsSocket>>(io, lo, ctx);
-      },
-      "sh-");
+  const EchoRun r =
+      run_echo<TlsSocket>(server.port(starhold::Server::Listener::tls), n, args, tls_link, "sh-");
   const auto after = server.metrics();
-  bench::report(fmt::format("echo_tls_{}", n), r.loop.per_second, "round_trips/s", std::nullopt,
-                echo_fields(r, "tls") + "," + server_notes(before, after, tap));
+  report_beside_raw(fmt::format("echo_tls_{}", n), "tls", raw, r, server_notes(before, after, tap));
 }
 
 }  // namespace netbench

@@ -27,7 +27,8 @@ void echo_tcp(const Args& args, std::size_t n);
 // against a raw Beast WebSocket echo server, then Starhold's WebSocket
 // listener (echo.cpp).
 void echo_ws(const Args& args, std::size_t n);
-// echo_tls_{n}: the same over TLS, no baseline (echo.cpp).
+// echo_tls_{n}_raw_asio, then echo_tls_{n}: the same over TLS, against a raw
+// Asio TLS echo server, then Starhold (echo.cpp).
 void echo_tls(const Args& args, std::size_t n);
 // Bank transfers reported as `name`, accounts picked uniformly or by Zipf(1.5)
 // (transfers.cpp).
