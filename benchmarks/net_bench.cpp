@@ -15,6 +15,11 @@
 //   transfers_net_*          bank transfers between 100,000 accounts sent by 64
 //                            clients, 4 pipelined each; a reply leaves once its
 //                            commit is durable; uniform and Zipf(1.5) picks
+//   durable_1000             1,000 clients, one message in flight each; each
+//                            message's task updates one object (the session's
+//                            counter, made at login) and replies once the
+//                            commit is durable; the counters, read back in
+//                            tasks, must add up to the replies received
 //   fanout_1000              one session publishes on a channel of 1,000 members
 //   memory_tls_idle_session  resident memory per idle TLS session, 10,000
 //                            sessions, the server in a child process
@@ -114,6 +119,7 @@ int main(int argc, char** argv) {
       netbench::transfers(args, "transfers_net_uniform", false);
       netbench::transfers(args, "transfers_net_zipf1.5", true);
     }
+    if (want("durable_1000")) netbench::durable(args, 1000);
     if (want("fanout")) netbench::fanout(args, 1000);
     if (want("memory")) netbench::memory(args);
     // Minutes long (every player hashes its password twice): only when asked for.

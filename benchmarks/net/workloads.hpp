@@ -33,6 +33,10 @@ void echo_tls(const Args& args, std::size_t n);
 // Bank transfers reported as `name`, accounts picked uniformly or by Zipf(1.5)
 // (transfers.cpp).
 void transfers(const Args& args, const std::string& name, bool zipf);
+// durable_{n}: n clients, one message in flight each; each message durably
+// updates the session's counter object before its reply leaves; the counters
+// must add up to the replies (durable.cpp).
+void durable(const Args& args, std::size_t n);
 // fanout_{members}: one publisher on a channel of `members` (fanout.cpp).
 void fanout(const Args& args, std::size_t members);
 // memory_tls_idle_session: runs this program again as the server, and as a
