@@ -20,7 +20,9 @@
 //                            counter, made at login) and replies once the
 //                            commit is durable; the counters, read back in
 //                            tasks, must add up to the replies received
-//   fanout_1000              one session publishes on a channel of 1,000 members
+//   fanout_1000              one session publishes on a channel of 1,000
+//                            members; server CPU per delivery
+//   fanout_1000_4senders     the same with 4 publishing sessions
 //   memory_tls_idle_session  resident memory per idle TLS session, 10,000
 //                            sessions, the server in a child process
 //   restart_resume_10000     10,000 players back after the server's SIGKILL
@@ -120,7 +122,8 @@ int main(int argc, char** argv) {
       netbench::transfers(args, "transfers_net_zipf1.5", true);
     }
     if (want("durable_1000")) netbench::durable(args, 1000);
-    if (want("fanout")) netbench::fanout(args, 1000);
+    if (want("fanout_1000")) netbench::fanout(args, 1000, 1);
+    if (want("fanout_1000_4senders")) netbench::fanout(args, 1000, 4);
     if (want("memory")) netbench::memory(args);
     // Minutes long (every player hashes its password twice): only when asked for.
     if (!args.only.empty() && want("restart")) netbench::restart(args);

@@ -37,8 +37,9 @@ void transfers(const Args& args, const std::string& name, bool zipf);
 // updates the session's counter object before its reply leaves; the counters
 // must add up to the replies (durable.cpp).
 void durable(const Args& args, std::size_t n);
-// fanout_{members}: one publisher on a channel of `members` (fanout.cpp).
-void fanout(const Args& args, std::size_t members);
+// fanout_{members}, or fanout_{members}_{publishers}senders: that many
+// publishers on a channel of `members` (fanout.cpp).
+void fanout(const Args& args, std::size_t members, std::size_t publishers);
 // memory_tls_idle_session: runs this program again as the server, and as a
 // raw Asio TLS server for the baseline (memory.cpp).
 void memory(const Args& args);
