@@ -23,6 +23,10 @@
 //   fanout_1000              one session publishes on a channel of 1,000
 //                            members; server CPU per delivery
 //   fanout_1000_4senders     the same with 4 publishing sessions
+//   fairness_flood           100 well-behaved echo clients (one message in
+//                            flight each) alone, then while one more client
+//                            keeps 1,000 in flight: their p50/p99 in both
+//                            phases, the flooder's throughput, the p99 ratio
 //   memory_tls_idle_session  resident memory per idle TLS session, 10,000
 //                            sessions, the server in a child process
 //   restart_resume_10000     10,000 players back after the server's SIGKILL
@@ -124,6 +128,7 @@ int main(int argc, char** argv) {
     if (want("durable_1000")) netbench::durable(args, 1000);
     if (want("fanout_1000")) netbench::fanout(args, 1000, 1);
     if (want("fanout_1000_4senders")) netbench::fanout(args, 1000, 4);
+    if (want("fairness_flood")) netbench::fairness_flood(args, 100);
     if (want("memory")) netbench::memory(args);
     // Minutes long (every player hashes its password twice): only when asked for.
     if (!args.only.empty() && want("restart")) netbench::restart(args);

@@ -40,6 +40,9 @@ void durable(const Args& args, std::size_t n);
 // fanout_{members}, or fanout_{members}_{publishers}senders: that many
 // publishers on a channel of `members` (fanout.cpp).
 void fanout(const Args& args, std::size_t members, std::size_t publishers);
+// fairness_flood: n well-behaved echo clients alone, then beside one client
+// that floods; their p99 in both phases (fairness.cpp).
+void fairness_flood(const Args& args, std::size_t n);
 // memory_tls_idle_session: runs this program again as the server, and as a
 // raw Asio TLS server for the baseline (memory.cpp).
 void memory(const Args& args);
