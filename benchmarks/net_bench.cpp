@@ -41,9 +41,9 @@
 // (max_message_rate = 0): one load-generator client stands for many players.
 //
 // The workloads live in net/ (one file each), beside the load generator
-// (net/load.hpp), the worlds the servers run (net/worlds.hpp) and the raw Asio
-// baseline (net/raw_echo_server.hpp, also over TLS and WebSocket). This file reads the command line
-// and runs the workloads it names.
+// (net/load.hpp), the worlds the servers run (net/worlds.hpp) and the raw
+// baseline (net/raw_echo_server.hpp: Asio over TCP and TLS, Beast over
+// WebSocket). This file reads the command line and runs the workloads it names.
 #include <algorithm>
 #include <chrono>
 #include <csignal>
