@@ -8,11 +8,25 @@
 //   echo_tcp_{100,1000}      N clients, one message in flight each; every echo is
 //                            a committed task; baseline: a raw Asio echo server
 //                            speaking the same framing
-//   echo_tls_100             the same over TLS (no baseline)
+//   echo_ws_{100,1000}       the same over plain WebSocket (binary messages);
+//                            baseline: a raw Beast WebSocket echo server
+//   echo_tls_100             the same over TLS; baseline: a raw Asio TLS echo
+//                            server (asio::ssl::stream)
 //   transfers_net_*          bank transfers between 100,000 accounts sent by 64
 //                            clients, 4 pipelined each; a reply leaves once its
 //                            commit is durable; uniform and Zipf(1.5) picks
-//   fanout_1000              one session publishes on a channel of 1,000 members
+//   durable_1000             1,000 clients, one message in flight each; each
+//                            message's task updates one object (the session's
+//                            counter, made at login) and replies once the
+//                            commit is durable; the counters, read back in
+//                            tasks, must add up to the replies received
+//   fanout_1000              one session publishes on a channel of 1,000
+//                            members; server CPU per delivery
+//   fanout_1000_4senders     the same with 4 publishing sessions
+//   fairness_flood           100 well-behaved echo clients (one message in
+//                            flight each) alone, then while one more client
+//                            keeps 1,000 in flight: their p50/p99 in both
+//                            phases, the flooder's throughput, the p99 ratio
 //   memory_tls_idle_session  resident memory per idle TLS session, 10,000
 //                            sessions, the server in a child process
 //   restart_resume_10000     10,000 players back after the server's SIGKILL
@@ -27,9 +41,9 @@
 // (max_message_rate = 0): one load-generator client stands for many players.
 //
 // The workloads live in net/ (one file each), beside the load generator
-// (net/load.hpp), the worlds the servers run (net/worlds.hpp) and the raw Asio
-// baseline (net/raw_echo_server.hpp). This file reads the command line and
-// runs the workloads it names.
+// (net/load.hpp), the worlds the servers run (net/worlds.hpp) and the raw
+// baseline (net/raw_echo_server.hpp: Asio over TCP and TLS, Beast over
+// WebSocket). This file reads the command line and runs the workloads it names.
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -104,12 +118,17 @@ int main(int argc, char** argv) {
   try {
     if (want("echo_tcp_100")) netbench::echo_tcp(args, 100);
     if (want("echo_tcp_1000")) netbench::echo_tcp(args, 1000);
+    if (want("echo_ws_100")) netbench::echo_ws(args, 100);
+    if (want("echo_ws_1000")) netbench::echo_ws(args, 1000);
     if (want("echo_tls")) netbench::echo_tls(args, 100);
     if (want("transfers")) {
       netbench::transfers(args, "transfers_net_uniform", false);
       netbench::transfers(args, "transfers_net_zipf1.5", true);
     }
-    if (want("fanout")) netbench::fanout(args, 1000);
+    if (want("durable_1000")) netbench::durable(args, 1000);
+    if (want("fanout_1000")) netbench::fanout(args, 1000, 1);
+    if (want("fanout_1000_4senders")) netbench::fanout(args, 1000, 4);
+    if (want("fairness_flood")) netbench::fairness_flood(args, 100);
     if (want("memory")) netbench::memory(args);
     // Minutes long (every player hashes its password twice): only when asked for.
     if (!args.only.empty() && want("restart")) netbench::restart(args);

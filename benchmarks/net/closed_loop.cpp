@@ -31,7 +31,8 @@ LoopResult measure_loop(LoadThread& t, Loop& loop, const Args& args,
     std::this_thread::sleep_for(10ms);
   LoopResult r;
   r.completed = c1 - c0;
-  r.per_second = static_cast<double>(r.completed) / (ms_between(t0, t1) / 1000);
+  r.seconds = ms_between(t0, t1) / 1000;
+  r.per_second = static_cast<double>(r.completed) / r.seconds;
   if (r.completed > 0) r.server_cpu_us = static_cast<double>(cpu_ns) / 1000 / r.completed;
   r.p50_ms = loop.latencies.quantile(0.50) / 1000;
   r.p99_ms = loop.latencies.quantile(0.99) / 1000;

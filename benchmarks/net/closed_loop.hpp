@@ -32,6 +32,7 @@ struct LoopResult {
   // CPU time of the server's threads per answer over the measured interval.
   double server_cpu_us = 0;
   std::uint64_t completed = 0, unanswered = 0;
+  double seconds = 0;  // the measured interval
 };
 
 // Warms up, measures, then stops the clients sending and waits (bounded) for

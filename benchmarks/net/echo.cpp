@@ -1,6 +1,6 @@
-// echo_tcp_{100,1000} and echo_tls_100: N clients, one message in flight
-// each; every echo is a committed task. The TCP runs first measure the raw
-// Asio baseline with the same clients.
+// echo_tcp_{100,1000}, echo_ws_{100,1000} and echo_tls_100: N clients, one
+// message in flight each; every echo is a committed task. Each first measures
+// its raw baseline (Asio, or Beast for WebSocket) with the same clients.
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,6 +80,20 @@ std::string echo_fields(const EchoRun& r, const char* transport) {
   return s;
 }
 
+// The Starhold line, beside the raw baseline measured just before it.
+void report_beside_raw(const std::string& name, const char* transport, const EchoRun& raw,
+                       const EchoRun& r, const std::string& notes) {
+  bench::report(
+      name, r.loop.per_second, "round_trips/s", raw.loop.per_second,
+      echo_fields(r, transport) +
+          fmt::format(
+              R"(,"raw_p50_ms":{:.3f},"raw_p99_ms":{:.3f},)"
+              R"("raw_server_cpu_us_per_round_trip":{:.2f},"cpu_ratio":{:.2f},)",
+              raw.loop.p50_ms, raw.loop.p99_ms, raw.loop.server_cpu_us,
+              raw.loop.server_cpu_us > 0 ? r.loop.server_cpu_us / raw.loop.server_cpu_us : 0.0) +
+          notes);
+}
+
 }  // namespace
 
 void echo_tcp(const Args& args, std::size_t n) {
@@ -99,42 +113,64 @@ void echo_tcp(const Args& args, std::size_t n) {
   const EchoRun r =
       run_echo<tcp::socket>(server.port(starhold::Server::Listener::tcp), n, args, tcp_link, "sh-");
   const auto after = server.metrics();
-  bench::report(
-      fmt::format("echo_tcp_{}", n), r.loop.per_second, "round_trips/s", raw.loop.per_second,
-      echo_fields(r, "tcp") +
-          fmt::format(
-              R"(,"raw_p50_ms":{:.3f},"raw_p99_ms":{:.3f},)"
-              R"("raw_server_cpu_us_per_round_trip":{:.2f},"cpu_ratio":{:.2f},)",
-              raw.loop.p50_ms, raw.loop.p99_ms, raw.loop.server_cpu_us,
-              raw.loop.server_cpu_us > 0 ? r.loop.server_cpu_us / raw.loop.server_cpu_us : 0.0) +
-          server_notes(before, after, tap));
+  report_beside_raw(fmt::format("echo_tcp_{}", n), "tcp", raw, r, server_notes(before, after, tap));
 }
 
+void echo_ws(const Args& args, std::size_t n) {
+  EchoRun raw;
+  {
+    RawEchoServer server{RawWebSocket{}};
+    raw = run_echo<WsSocket>(server.port(), n, args, ws_link, "raw-echo");
+  }
+  bench::report(fmt::format("echo_ws_{}_raw_beast", n), raw.loop.per_second, "round_trips/s",
+                std::nullopt, echo_fields(raw, "ws"));
+  bench::ScratchDir dir(args.dir, "net-echo-ws");
+  LogTap tap;
+  auto o = net_options(dir.path(), tap);
+  o.tcp_port = -1;
+  o.websocket_port = 0;
+  o.websocket_tls = false;
+  starhold::Server server(o);
+  server.set_app_listener(std::make_shared<EchoWorld>());
+  server.start();
+  const auto before = server.metrics();
+  const EchoRun r = run_echo<WsSocket>(server.port(starhold::Server::Listener::websocket), n, args,
+                                       ws_link, "sh-");
+  const auto after = server.metrics();
+  report_beside_raw(fmt::format("echo_ws_{}", n), "ws", raw, r, server_notes(before, after, tap));
+}
 void echo_tls(const Args& args, std::size_t n) {
   bench::ScratchDir dir(args.dir, "net-echo-tls");
+  const std::string certificate = dir.path() + "/cert.pem", key = dir.path() + "/key.pem";
+  starhold::write_development_certificate(certificate, key);
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(certificate);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  const MakeLink<TlsSocket> tls_link = [&](asio::io_context& io,
+                                           const Link<TlsSocket>::Options& lo) {
+    return std::make_shared<Link<TlsSocket>>(io, lo, ctx);
+  };
+  EchoRun raw;
+  {
+    RawEchoServer server(RawTlsFiles{certificate, key});
+    raw = run_echo<TlsSocket>(server.port(), n, args, tls_link, "raw-echo");
+  }
+  bench::report(fmt::format("echo_tls_{}_raw_asio", n), raw.loop.per_second, "round_trips/s",
+                std::nullopt, echo_fields(raw, "tls"));
   LogTap tap;
   auto o = net_options(dir.path() + "/store", tap);
   o.tcp_port = -1;
   o.tls_port = 0;
-  o.tls_certificate = dir.path() + "/cert.pem";
-  o.tls_private_key = dir.path() + "/key.pem";
-  starhold::write_development_certificate(o.tls_certificate, o.tls_private_key);
+  o.tls_certificate = certificate;
+  o.tls_private_key = key;
   starhold::Server server(o);
   server.set_app_listener(std::make_shared<EchoWorld>());
   server.start();
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  ctx.load_verify_file(o.tls_certificate);
-  ctx.set_verify_mode(asio::ssl::verify_peer);
   const auto before = server.metrics();
-  const EchoRun r = run_echo<TlsSocket>(
-      server.port(starhold::Server::Listener::tls), n, args,
-      [&](asio::io_context& io, const Link<TlsSocket>::Options& lo) {
-        return std::make_shared<Link<TlsSocket>>(io, lo, ctx);
-      },
-      "sh-");
+  const EchoRun r =
+      run_echo<TlsSocket>(server.port(starhold::Server::Listener::tls), n, args, tls_link, "sh-");
   const auto after = server.metrics();
-  bench::report(fmt::format("echo_tls_{}", n), r.loop.per_second, "round_trips/s", std::nullopt,
-                echo_fields(r, "tls") + "," + server_notes(before, after, tap));
+  report_beside_raw(fmt::format("echo_tls_{}", n), "tls", raw, r, server_notes(before, after, tap));
 }
 
 }  // namespace netbench

@@ -2,6 +2,8 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/websocket.hpp>
 
 namespace netbench {
 
@@ -9,11 +11,17 @@ template <class Stream>
 void Link<Stream>::start() {
   auto self = this->shared_from_this();
   tcp::endpoint ep(asio::ip::address_v4::loopback(), options_.port);
-  stream_.lowest_layer().async_connect(ep, [self](boost::system::error_code ec) {
+  boost::beast::get_lowest_layer(stream_).async_connect(ep, [self](boost::system::error_code ec) {
     if (ec) return self->close_because("connect: " + ec.message());
     boost::system::error_code ignored;
-    self->stream_.lowest_layer().set_option(tcp::no_delay(true), ignored);
-    if constexpr (kTls) {
+    boost::beast::get_lowest_layer(self->stream_).set_option(tcp::no_delay(true), ignored);
+    if constexpr (kWs) {
+      const std::string host = "127.0.0.1:" + std::to_string(self->options_.port);
+      self->stream_.async_handshake(host, "/", [self](boost::system::error_code hec) {
+        if (hec) return self->close_because("WebSocket: " + hec.message());
+        self->greet();
+      });
+    } else if constexpr (kTls) {
       self->stream_.async_handshake(asio::ssl::stream_base::client,
                                     [self](boost::system::error_code hec) {
                                       if (hec) return self->close_because("TLS: " + hec.message());
@@ -57,7 +65,7 @@ void Link<Stream>::close() {
   if (closed_) return;
   closed_ = true;
   boost::system::error_code ignored;
-  stream_.lowest_layer().close(ignored);
+  boost::beast::get_lowest_layer(stream_).close(ignored);
   if (!logged_in_ && on_login) std::exchange(on_login, nullptr)(false);
 }
 
@@ -136,17 +144,22 @@ void Link<Stream>::write() {
   writing_buf_.swap(pending_);
   pending_.clear();
   auto self = this->shared_from_this();
-  asio::async_write(stream_, asio::buffer(writing_buf_),
-                    [self](boost::system::error_code ec, std::size_t) {
-                      self->writing_ = false;
-                      self->writing_buf_.clear();
-                      if (self->closed_) return;
-                      if (ec) return self->close_because("write: " + ec.message());
-                      if (!self->pending_.empty()) self->write();
-                    });
+  auto done = [self](boost::system::error_code ec, std::size_t) {
+    self->writing_ = false;
+    self->writing_buf_.clear();
+    if (self->closed_) return;
+    if (ec) return self->close_because("write: " + ec.message());
+    if (!self->pending_.empty()) self->write();
+  };
+  if constexpr (kWs) {
+    stream_.async_write(asio::buffer(writing_buf_), std::move(done));  // one binary message
+  } else {
+    asio::async_write(stream_, asio::buffer(writing_buf_), std::move(done));
+  }
 }
 
 template class Link<tcp::socket>;
 template class Link<TlsSocket>;
+template class Link<WsSocket>;
 
 }  // namespace netbench

@@ -1,5 +1,6 @@
 // A client link of the load generator: one connection (plain TCP or TLS, on
-// Asio) that says HELLO, logs in, then hands every frame to the workload.
+// Asio, or plain WebSocket, on Beast) that says HELLO, logs in, then hands
+// every frame to the workload.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/beast/websocket/stream.hpp>
 
 #include "net/frames.hpp"
 
@@ -20,13 +22,17 @@ namespace netbench {
 
 using tcp = asio::ip::tcp;
 using TlsSocket = asio::ssl::stream<tcp::socket>;
+// Plain WebSocket: frames travel in binary messages; each read takes what has
+// come of the current message, each write sends the pending frames as one message.
+using WsSocket = boost::beast::websocket::stream<tcp::socket>;
 
-// One client connection over Stream (tcp::socket or TlsSocket). Lives on its
-// io_context's thread: every member must be called there.
+// One client connection over Stream (tcp::socket, TlsSocket or WsSocket).
+// Lives on its io_context's thread: every member must be called there.
 template <class Stream>
 class Link : public std::enable_shared_from_this<Link<Stream>> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsSocket>;
+  static constexpr bool kWs = std::is_same_v<Stream, WsSocket>;
 
   struct Options {
     std::uint16_t port = 0;
@@ -47,9 +53,15 @@ class Link : public std::enable_shared_from_this<Link<Stream>> {
   Link(asio::io_context& io, Options options, StreamArgs&&... stream_args)
       : options_(std::move(options)),
         stream_(io, std::forward<StreamArgs>(stream_args)...),
-        reader_(options_.read_chunk) {}
+        reader_(options_.read_chunk) {
+    if constexpr (kWs) {
+      stream_.binary(true);
+      stream_.auto_fragment(false);  // one WebSocket frame per message, as the server writes
+    }
+  }
 
-  // Connects to 127.0.0.1:port (TLS handshake if kTls), then greets and logs in.
+  // Connects to 127.0.0.1:port (TLS handshake if kTls, WebSocket upgrade to
+  // path "/" if kWs), then greets and logs in.
   void start();
 
   // Queues bytes (whole frames); writes coalesce while one is in flight.
@@ -95,5 +107,6 @@ class Link : public std::enable_shared_from_this<Link<Stream>> {
 // Compiled once, in link.cpp.
 extern template class Link<tcp::socket>;
 extern template class Link<TlsSocket>;
+extern template class Link<WsSocket>;
 
 }  // namespace netbench

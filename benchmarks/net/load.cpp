@@ -76,6 +76,10 @@ LinkPtr<tcp::socket> tcp_link(asio::io_context& io, const Link<tcp::socket>::Opt
   return std::make_shared<Link<tcp::socket>>(io, o);
 }
 
+LinkPtr<WsSocket> ws_link(asio::io_context& io, const Link<WsSocket>::Options& o) {
+  return std::make_shared<Link<WsSocket>>(io, o);
+}
+
 template <class Stream>
 void close_all(LoadThread& t, std::vector<LinkPtr<Stream>>& links) {
   t.call([&] {
@@ -117,12 +121,18 @@ template LoginWave<tcp::socket> log_in_all<tcp::socket>(LoadThread&, std::size_t
 template LoginWave<TlsSocket> log_in_all<TlsSocket>(LoadThread&, std::size_t, const std::string&,
                                                     Link<TlsSocket>::Options, std::size_t,
                                                     Clock::time_point, MakeLink<TlsSocket>);
+template LoginWave<WsSocket> log_in_all<WsSocket>(LoadThread&, std::size_t, const std::string&,
+                                                  Link<WsSocket>::Options, std::size_t,
+                                                  Clock::time_point, MakeLink<WsSocket>);
 template void close_all<tcp::socket>(LoadThread&, std::vector<LinkPtr<tcp::socket>>&);
 template void close_all<TlsSocket>(LoadThread&, std::vector<LinkPtr<TlsSocket>>&);
+template void close_all<WsSocket>(LoadThread&, std::vector<LinkPtr<WsSocket>>&);
 template std::size_t count_closed<tcp::socket>(LoadThread&,
                                                const std::vector<LinkPtr<tcp::socket>>&,
                                                std::string&);
 template std::size_t count_closed<TlsSocket>(LoadThread&, const std::vector<LinkPtr<TlsSocket>>&,
                                              std::string&);
+template std::size_t count_closed<WsSocket>(LoadThread&, const std::vector<LinkPtr<WsSocket>>&,
+                                            std::string&);
 
 }  // namespace netbench

@@ -75,7 +75,7 @@ using MakeLink =
 // at once, and waits (at most until deadline) for every login to end; links
 // still logging in then are closed and count as failed. make_link(io, options)
 // runs on the io thread and makes each link before it starts. Defined for
-// tcp::socket and TlsSocket.
+// tcp::socket, TlsSocket and WsSocket.
 template <class Stream>
 LoginWave<Stream> log_in_all(LoadThread& t, std::size_t n, const std::string& prefix,
                              typename Link<Stream>::Options base, std::size_t concurrent,
@@ -83,6 +83,8 @@ LoginWave<Stream> log_in_all(LoadThread& t, std::size_t n, const std::string& pr
 
 // A plain TCP link; a MakeLink<tcp::socket>.
 LinkPtr<tcp::socket> tcp_link(asio::io_context& io, const Link<tcp::socket>::Options& o);
+// A plain WebSocket link; a MakeLink<WsSocket>.
+LinkPtr<WsSocket> ws_link(asio::io_context& io, const Link<WsSocket>::Options& o);
 
 // Closes every link on its thread, then empties links.
 template <class Stream>

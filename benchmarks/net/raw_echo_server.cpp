@@ -10,29 +10,42 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include "net/frames.hpp"
 
 namespace netbench {
 
 using tcp = asio::ip::tcp;
+using WsStream = boost::beast::websocket::stream<tcp::socket>;
 
-// One client over Stream (tcp::socket or asio::ssl::stream<tcp::socket>).
-// Each pending operation holds the connection.
+// One client over Stream (tcp::socket, asio::ssl::stream<tcp::socket> or
+// WsStream). Each pending operation holds the connection.
 template <class Stream>
 class RawEchoServer::Conn : public std::enable_shared_from_this<Conn<Stream>> {
  public:
-  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+  static constexpr bool kTls = std::is_same_v<Stream, asio::ssl::stream<tcp::socket>>;
+  static constexpr bool kWs = std::is_same_v<Stream, WsStream>;
 
   // stream_args follow the socket into Stream's constructor (the TLS context).
   template <class... StreamArgs>
   Conn(tcp::socket s, std::uint64_t id, std::size_t read_chunk, std::atomic<std::uint64_t>& logins,
        StreamArgs&... stream_args)
-      : stream_(std::move(s), stream_args...), id_(id), reader_(read_chunk), logins_(logins) {}
+      : stream_(std::move(s), stream_args...), id_(id), reader_(read_chunk), logins_(logins) {
+    if constexpr (kWs) {
+      stream_.binary(true);
+      stream_.auto_fragment(false);
+    }
+  }
 
-  // The TLS handshake if any, then the first read.
+  // The TLS handshake or WebSocket upgrade if any, then the first read.
   void start() {
-    if constexpr (kTls) {
+    if constexpr (kWs) {
+      auto self = this->shared_from_this();
+      stream_.async_accept([self](boost::system::error_code ec) {
+        if (!ec) self->read();
+      });
+    } else if constexpr (kTls) {
       auto self = this->shared_from_this();
       stream_.async_handshake(asio::ssl::stream_base::server, [self](boost::system::error_code ec) {
         if (!ec) self->read();
@@ -86,14 +99,19 @@ class RawEchoServer::Conn : public std::enable_shared_from_this<Conn<Stream>> {
     out_.swap(pending_);
     pending_.clear();
     auto self = this->shared_from_this();
-    asio::async_write(stream_, asio::buffer(out_), [self](boost::system::error_code ec, auto) {
+    auto done = [self](boost::system::error_code ec, std::size_t) {
       self->out_.clear();
       if (ec || self->pending_.empty()) {
         self->writing_ = false;
         return;
       }
       self->write();
-    });
+    };
+    if constexpr (kWs) {
+      stream_.async_write(asio::buffer(out_), std::move(done));  // one binary message
+    } else {
+      asio::async_write(stream_, asio::buffer(out_), std::move(done));
+    }
   }
 
   Stream stream_;
@@ -111,6 +129,17 @@ RawEchoServer::RawEchoServer(std::optional<RawTlsFiles> tls, std::size_t read_ch
     tls_->use_certificate_chain_file(tls->certificate);
     tls_->use_private_key_file(tls->private_key, asio::ssl::context::pem);
   }
+  run();
+}
+
+RawEchoServer::RawEchoServer(RawWebSocket, std::size_t read_chunk)
+    : websocket_(true),
+      read_chunk_(read_chunk),
+      acceptor_(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
+  run();
+}
+
+void RawEchoServer::run() {
   accept();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "raw-echo");
@@ -128,7 +157,9 @@ void RawEchoServer::accept() {
     if (ec) return;
     boost::system::error_code ignored;
     s.set_option(tcp::no_delay(true), ignored);
-    if (tls_) {
+    if (websocket_) {
+      std::make_shared<Conn<WsStream>>(std::move(s), ++accepted_, read_chunk_, logins_)->start();
+    } else if (tls_) {
       std::make_shared<Conn<asio::ssl::stream<tcp::socket>>>(std::move(s), ++accepted_, read_chunk_,
                                                              logins_, *tls_)
           ->start();

@@ -23,13 +23,26 @@ struct Args : bench::RunOptions {
 // echo_tcp_{n}_raw_asio, then echo_tcp_{n}: n clients against a raw Asio echo
 // server, then against Starhold (echo.cpp).
 void echo_tcp(const Args& args, std::size_t n);
-// echo_tls_{n}: the same over TLS, no baseline (echo.cpp).
+// echo_ws_{n}_raw_beast, then echo_ws_{n}: the same over plain WebSocket,
+// against a raw Beast WebSocket echo server, then Starhold's WebSocket
+// listener (echo.cpp).
+void echo_ws(const Args& args, std::size_t n);
+// echo_tls_{n}_raw_asio, then echo_tls_{n}: the same over TLS, against a raw
+// Asio TLS echo server, then Starhold (echo.cpp).
 void echo_tls(const Args& args, std::size_t n);
 // Bank transfers reported as `name`, accounts picked uniformly or by Zipf(1.5)
 // (transfers.cpp).
 void transfers(const Args& args, const std::string& name, bool zipf);
-// fanout_{members}: one publisher on a channel of `members` (fanout.cpp).
-void fanout(const Args& args, std::size_t members);
+// durable_{n}: n clients, one message in flight each; each message durably
+// updates the session's counter object before its reply leaves; the counters
+// must add up to the replies (durable.cpp).
+void durable(const Args& args, std::size_t n);
+// fanout_{members}, or fanout_{members}_{publishers}senders: that many
+// publishers on a channel of `members` (fanout.cpp).
+void fanout(const Args& args, std::size_t members, std::size_t publishers);
+// fairness_flood: n well-behaved echo clients alone, then beside one client
+// that floods; their p99 in both phases (fairness.cpp).
+void fairness_flood(const Args& args, std::size_t n);
 // memory_tls_idle_session: runs this program again as the server, and as a
 // raw Asio TLS server for the baseline (memory.cpp).
 void memory(const Args& args);

@@ -55,6 +55,32 @@ struct Bank final : starhold::Managed<Bank, starhold::SessionListener> {
   void disconnected(starhold::Transaction&, starhold::Session, bool) override {}
 };
 
+// A session's counter (CounterWorld).
+struct Counter final : starhold::Managed<Counter> {
+  static constexpr std::string_view type_name = "netbench.Counter";
+  std::uint64_t count = 0;
+  template <class F>
+  void fields(F& f) {
+    f(1, count);
+  }
+};
+
+// Adds one to the session's counter per message and replies with the count.
+struct Tally final : starhold::Managed<Tally, starhold::SessionListener> {
+  static constexpr std::string_view type_name = "netbench.Tally";
+  starhold::Ref<Counter> counter;
+  template <class F>
+  void fields(F& f) {
+    f(1, counter);
+  }
+  void received(starhold::Transaction& tx, starhold::Session s, std::string_view) override {
+    auto& c = tx.get(counter);
+    ++c.count;
+    s.send(tx, std::to_string(c.count));
+  }
+  void disconnected(starhold::Transaction&, starhold::Session, bool) override {}
+};
+
 // Every session message becomes a message on the session's channel.
 struct Relay final : starhold::Managed<Relay, starhold::SessionListener> {
   static constexpr std::string_view type_name = "netbench.Relay";
@@ -87,6 +113,25 @@ starhold::LoginResult EchoWorld::logged_in(starhold::Transaction& tx, starhold::
 
 starhold::LoginResult BankWorld::logged_in(starhold::Transaction& tx, starhold::Session) {
   return starhold::LoginResult::accept(tx.create<Bank>());
+}
+
+starhold::LoginResult CounterWorld::logged_in(starhold::Transaction& tx, starhold::Session s) {
+  auto& counter = tx.create<Counter>();
+  tx.bind(counter_name(s.name(tx)), counter);
+  auto& tally = tx.create<Tally>();
+  tally.counter = counter;
+  return starhold::LoginResult::accept(tally);
+}
+
+std::string counter_name(std::string_view session_name) {
+  return fmt::format("netbench.counter/{}", session_name);
+}
+
+std::optional<std::uint64_t> read_counter(starhold::Transaction& tx,
+                                          std::string_view session_name) {
+  const Counter* c = tx.find<Counter>(counter_name(session_name));
+  if (c == nullptr) return std::nullopt;
+  return c->count;
 }
 
 void FanoutWorld::initialize(starhold::Transaction& tx) {

@@ -1,4 +1,4 @@
-// The games the network benchmark's servers run (echo, bank, fan-out), and
+// The games the network benchmark's servers run (echo, bank, counters, fan-out), and
 // the options and log tap every such server starts with.
 #pragma once
 
@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,21 @@ extern std::vector<starhold::ObjectId> g_accounts;
 struct BankWorld final : starhold::AppListener {
   starhold::LoginResult logged_in(starhold::Transaction& tx, starhold::Session) override;
 };
+
+// Each session gets a counter object at login, bound to the name
+// counter_name(session name). Each message's task adds one to the counter and
+// replies with the new count (in decimal); the reply leaves once the commit is
+// durable.
+struct CounterWorld final : starhold::AppListener {
+  starhold::LoginResult logged_in(starhold::Transaction& tx, starhold::Session s) override;
+};
+
+// The name CounterWorld binds a session's counter to.
+std::string counter_name(std::string_view session_name);
+
+// The count of the counter bound to counter_name(session_name), or nullopt
+// if none is bound.
+std::optional<std::uint64_t> read_counter(starhold::Transaction& tx, std::string_view session_name);
 
 // One channel, "fanout"; sessions named member* join it at login. Every
 // session message becomes a message on that channel.
