@@ -11,7 +11,6 @@ namespace {
 std::size_t page_size() {
   return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
-constexpr std::size_t kKeepFree = 64;
 }  // namespace
 
 StackPool::StackPool(std::size_t stack_bytes) : reserve_(kKeepFree) {
@@ -42,6 +41,13 @@ boost::context::stack_context StackPool::allocate() {
   sc.size = mapped_;
   sc.sp = static_cast<char*>(base) + mapped_;
   return sc;
+}
+
+void StackPool::trim() noexcept {
+  while (free_.size() > kKeepFree) {
+    ::munmap(free_.back(), mapped_);
+    free_.pop_back();
+  }
 }
 
 void StackPool::deallocate(boost::context::stack_context& sc) noexcept {

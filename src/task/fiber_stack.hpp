@@ -25,6 +25,12 @@ class StackPool {
 
   boost::context::stack_context allocate();
   void deallocate(boost::context::stack_context& sc) noexcept;
+  // Whether more stacks are kept than the floor; trim() gives those back (an
+  // idle worker's, once a peak has passed with no attempt since to notice).
+  bool over_floor() const noexcept { return free_.size() > kKeepFree; }
+  void trim() noexcept;
+
+  static constexpr std::size_t kKeepFree = 64;
 
  private:
   std::size_t usable_;

@@ -76,7 +76,8 @@ class Worker {
   const bool here_;
   StackPool stacks_;
   std::vector<std::unique_ptr<Attempt>> idle_attempts_;
-  ReuseReserve attempt_reserve_{64};
+  static constexpr std::size_t kKeptAttempts = 64;  // the floor of attempt_reserve_
+  ReuseReserve attempt_reserve_{kKeptAttempts};
   std::size_t parked_ = 0;       // attempts of this worker waiting for a token (worker thread only)
   void* tsan_thread_ = nullptr;  // ThreadSanitizer's name for the worker's own context
   // Guarded by TaskService::mu_:

@@ -2,6 +2,7 @@
 #include <cxxabi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 #include <fmt/format.h>
@@ -21,6 +22,11 @@ std::string demangle(const std::type_info& t) {
 
 namespace task {
 namespace ctx = boost::context;
+
+namespace {
+// An idle worker trims its reserves to their floors after this without work.
+constexpr std::chrono::seconds kTrimAfter{2};
+}  // namespace
 
 Attempt::Attempt(TaskService& service, Worker& w) : worker(&w), tx(service, *this) {}
 
@@ -51,10 +57,24 @@ void Worker::run() {
     if (service_.stopping_ && parked_ == 0) return;
     idle_ = true;
     service_.idle_workers_.push_back(this);
-    cv_.wait(lock);
-    if (idle_) {  // not woken through the idle list (stop, or a spurious wake-up)
+    // The reserves follow the load only while attempts come and go: a worker
+    // left idle after a peak gives back what it kept for it.
+    const bool reserves = stacks_.over_floor() || idle_attempts_.size() > kKeptAttempts;
+    bool timed_out = false;
+    if (reserves) {
+      timed_out = cv_.wait_for(lock, kTrimAfter) == std::cv_status::timeout;
+    } else {
+      cv_.wait(lock);
+    }
+    if (idle_) {  // not woken through the idle list (stop, a timeout, or a spurious wake-up)
       std::erase(service_.idle_workers_, this);
       idle_ = false;
+    }
+    if (timed_out) {
+      lock.unlock();
+      stacks_.trim();
+      if (idle_attempts_.size() > kKeptAttempts) idle_attempts_.resize(kKeptAttempts);
+      lock.lock();
     }
   }
 }
