@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <thread>
 
 #include "support/raw_client.hpp"
 #include "support/test_world.hpp"
@@ -25,6 +26,7 @@ class BusyWorkers {
             started_.fetch_add(1);
             while (!released_.load())
               std::this_thread::yield();
+            finished_.fetch_add(1);  // the last touch of this object
           },
           [](std::exception_ptr) {});
       if (!test::wait_until([&] { return started_.load() > i; })) {
@@ -33,11 +35,17 @@ class BusyWorkers {
       }
     }
   }
-  ~BusyWorkers() { release(); }
+  // Releases the tasks and waits until none of them touches this object.
+  ~BusyWorkers() {
+    release();
+    while (finished_.load() < started_.load())
+      std::this_thread::yield();
+  }
   void release() { released_ = true; }
 
  private:
   std::atomic<int> started_{0};
+  std::atomic<int> finished_{0};
   std::atomic<bool> released_{false};
 };
 
