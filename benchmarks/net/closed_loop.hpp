@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "bench_util.hpp"
 #include "net/load.hpp"
@@ -25,6 +27,26 @@ struct Loop {
   bool measuring = false, stopping = false;
   std::uint64_t done = 0, outstanding = 0;
   bench::Latencies latencies;  // microseconds
+
+  // Client i's message went out now (sent has room for every client).
+  template <class Stream>
+  void send(std::vector<Clock::time_point>& sent, std::size_t i, Link<Stream>& link,
+            std::string_view message, Clock::time_point now = Clock::now()) {
+    sent[i] = now;
+    ++outstanding;
+    link.send(op::session_message, message);
+  }
+  // Client i's answer came now: counts it, times it while measuring, and
+  // sends the next message unless the loop is stopping.
+  template <class Stream>
+  void answered(std::vector<Clock::time_point>& sent, std::size_t i, Link<Stream>& link,
+                std::string_view message, Clock::time_point now) {
+    --outstanding;
+    ++done;
+    if (measuring) latencies.add(std::chrono::duration<double, std::micro>(now - sent[i]).count());
+    if (stopping || done >= kMaxRoundTrips) return;
+    send(sent, i, link, message, now);
+  }
 };
 
 struct LoopResult {

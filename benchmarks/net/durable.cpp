@@ -58,17 +58,9 @@ void durable(const Args& args, std::size_t n) {
         std::from_chars(body.data(), body.data() + body.size(), count);
         ++replies_total;
         if (count != ++replies[i]) ++mismatched;
-        --loop.outstanding;
-        ++loop.done;
-        if (loop.measuring) loop.latencies.add(ms_between(sent[i], now) * 1000);
-        if (loop.stopping || loop.done >= kMaxRoundTrips) return;
-        sent[i] = now;
-        ++loop.outstanding;
-        link->send(op::session_message, message);
+        loop.answered(sent, i, *link, message, now);
       };
-      sent[i] = Clock::now();
-      ++loop.outstanding;
-      link->send(op::session_message, message);
+      loop.send(sent, i, *link, message);
     }
     return 0;
   });

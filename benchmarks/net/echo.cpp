@@ -43,17 +43,9 @@ EchoRun run_echo(std::uint16_t port, std::size_t n, const Args& args, MakeLink<S
         if (opcode != op::session_message) return;
         const auto now = Clock::now();
         if (body.size() != kEchoBytes) return;
-        --loop.outstanding;
-        ++loop.done;
-        if (loop.measuring) loop.latencies.add(ms_between(sent[i], now) * 1000);
-        if (loop.stopping || loop.done >= kMaxRoundTrips) return;
-        sent[i] = now;
-        ++loop.outstanding;
-        link->send(op::session_message, message);
+        loop.answered(sent, i, *link, message, now);
       };
-      sent[i] = Clock::now();
-      ++loop.outstanding;
-      link->send(op::session_message, message);
+      loop.send(sent, i, *link, message);
     }
     return 0;
   });

@@ -73,9 +73,7 @@ void fairness_flood(const Args& args, std::size_t n) {
       loop.stopping = false;
       for (std::size_t i = 0; i < wave.links.size(); ++i) {
         if (!wave.links[i]->logged_in() || wave.links[i]->closed()) continue;
-        sent[i] = Clock::now();
-        ++loop.outstanding;
-        wave.links[i]->send(op::session_message, message);
+        loop.send(sent, i, *wave.links[i], message);
       }
       return 0;
     });
@@ -86,14 +84,7 @@ void fairness_flood(const Args& args, std::size_t n) {
       if (!link->logged_in()) continue;
       link->on_frame = [&, link, i](std::uint8_t opcode, std::string_view body) {
         if (opcode != op::session_message || body.size() != kFairBytes) return;
-        const auto now = Clock::now();
-        --loop.outstanding;
-        ++loop.done;
-        if (loop.measuring) loop.latencies.add(ms_between(sent[i], now) * 1000);
-        if (loop.stopping || loop.done >= kMaxRoundTrips) return;
-        sent[i] = now;
-        ++loop.outstanding;
-        link->send(op::session_message, message);
+        loop.answered(sent, i, *link, message, Clock::now());
       };
     }
     flooder->on_frame = [&](std::uint8_t opcode, std::string_view body) {
